@@ -1,0 +1,6 @@
+/* Table of the reduce reference kernels (see kernel.h). */
+#include "engine/kernels/kernel.h"
+
+const ig_kernel_def ig__kernels_reduce[] = {
+    {0},
+};
