@@ -33,7 +33,7 @@ static void check_kernels(const ig_graph *g, unsupported *u, int *n_nodes)
             if (u->count < 8 && u->len < sizeof(u->msg))
                 u->len += (size_t)snprintf(u->msg + u->len, sizeof(u->msg) - u->len, "%s%s%s%s (opset %d, node '%s')",
                                            u->count ? ", " : "", n->domain, n->domain[0] ? "." : "", n->op_type,
-                                           n->opset, n->name && n->name[0] ? n->name : "?");
+                                           n->opset, ig_node_label(g, n));
             u->count++;
         }
         for (int a = 0; a < n->n_attrs; a++) {

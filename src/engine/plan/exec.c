@@ -9,9 +9,9 @@
 
 int ig__plan_choose_kernel(ig_plan_step *st, ig_error *err);
 
-static const char *label(const ig_node *n)
+static const char *label(const ig_kstep *s)
 {
-    return n->name && n->name[0] ? n->name : n->op_type;
+    return ig_node_label(s->graph, s->node);
 }
 
 static int run_deferred(ig_exec *x, ig_plan_step *st, ig_error *err)
@@ -21,7 +21,7 @@ static int run_deferred(ig_exec *x, ig_plan_step *st, ig_error *err)
     bool allocs = rc == IG_EDEFER && tmp.def && (tmp.def->flags & IG_KF_ALLOCS_OUTPUTS);
     if (rc == IG_EDEFER && !allocs)
         return ig_error_set(err, IG_ERUNTIME, "node '%s' (%s): output shape unknown with all inputs known",
-                            label(st->k.node), st->k.node->op_type);
+                            label(&st->k), st->k.node->op_type);
     if (rc && !allocs) return ig_error_prefix(err, rc, "while running: ");
     if (!allocs) {
         for (int i = 0; i < tmp.k.n_out; i++) {
@@ -29,19 +29,19 @@ static int run_deferred(ig_exec *x, ig_plan_step *st, ig_error *err)
             if (!t) continue;
             size_t nb = ig_tensor_nbytes(t);
             if (nb == SIZE_MAX || !(t->data = ig_arena_alloc(x->dyn, nb, 64))) {
-                rc = ig_error_set(err, IG_ENOMEM, "node '%s': cannot allocate output %d", label(st->k.node), i);
+                rc = ig_error_set(err, IG_ENOMEM, "node '%s': cannot allocate output %d", label(&st->k), i);
                 goto out;
             }
         }
     }
     if (tmp.k.scratch_bytes && !(tmp.k.scratch = ig_arena_alloc(x->dyn, tmp.k.scratch_bytes, 64))) {
-        rc = ig_error_set(err, IG_ENOMEM, "node '%s': cannot allocate scratch", label(st->k.node));
+        rc = ig_error_set(err, IG_ENOMEM, "node '%s': cannot allocate scratch", label(&st->k));
         goto out;
     }
     tmp.k.exec = x;
     x->current = &tmp.k;
     rc = tmp.def->run(&tmp.k);
-    if (rc) rc = ig_error_set(err, rc, "node '%s' (%s): %s", label(st->k.node), st->k.node->op_type, ig_strerror(rc));
+    if (rc) rc = ig_error_set(err, rc, "node '%s' (%s): %s", label(&st->k), st->k.node->op_type, ig_strerror(rc));
 out:
     if (tmp.def && tmp.def->destroy && tmp.k.state) tmp.def->destroy(tmp.k.state);
     return rc;
@@ -69,7 +69,7 @@ int ig__plan_execute(ig_exec *x, const ig_tensor *inputs, ig_error *err)
             x->current = &st->k;
             rc = st->def->run(&st->k);
             if (rc)
-                rc = ig_error_set(err, rc, "node '%s' (%s): %s", label(st->k.node), st->k.node->op_type,
+                rc = ig_error_set(err, rc, "node '%s' (%s): %s", label(&st->k), st->k.node->op_type,
                                   ig_strerror(rc));
         }
         if (rc) return rc;
@@ -106,7 +106,7 @@ int ig_kstep_fail(const ig_kstep *s, ig_error *err, int code, const char *fmt, .
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    return ig_error_set(err, code, "node '%s' (%s): %s", label(s->node), s->node->op_type, msg);
+    return ig_error_set(err, code, "node '%s' (%s): %s", label(s), s->node->op_type, msg);
 }
 
 int ig_kstep_run_subgraph(ig_kstep *s, const ig_graph *g, const ig_tensor *inputs, int n_inputs,

@@ -42,6 +42,7 @@ static int bind_inputs(ig_plan *p, const ig_tensor *inputs, ig_exec *outer, ig_e
 static int wire_step(ig_plan *p, ig_plan_step *st, const ig_node *n, ig_error *err)
 {
     st->k.node = n;
+    st->k.graph = p->g;
     st->k.n_in = n->n_inputs;
     st->k.n_out = n->n_outputs;
     st->k.in = ig_arena_array(p->arena, n->n_inputs + 1, sizeof(ig_tensor *), 8);
@@ -53,10 +54,6 @@ static int wire_step(ig_plan *p, ig_plan_step *st, const ig_node *n, ig_error *e
     return 0;
 }
 
-static const char *node_label(const ig_node *n)
-{
-    return n->name && n->name[0] ? n->name : (n->n_outputs && n->op_type ? n->op_type : "?");
-}
 
 static void describe_inputs(const ig_kstep *s, char *buf, size_t len)
 {
@@ -100,7 +97,7 @@ int ig__plan_choose_kernel(ig_plan_step *st, ig_error *err)
     char types[256];
     describe_inputs(&st->k, types, sizeof(types));
     return ig_error_set(err, IG_EUNSUPPORTED, "node '%s': no kernel for %s%s%s (opset %d) with inputs (%s)",
-                        node_label(n), n->domain[0] ? n->domain : "", n->domain[0] ? "." : "", n->op_type,
+                        ig_node_label(st->k.graph, n), n->domain[0] ? n->domain : "", n->domain[0] ? "." : "", n->op_type,
                         n->opset, types);
 }
 
@@ -112,9 +109,9 @@ static int fold_step(ig_plan *p, ig_plan_step *st, ig_exec *x, ig_error *err)
         if (!t) continue;
         size_t nb = ig_tensor_nbytes(t);
         if (nb == SIZE_MAX)
-            return ig_error_set(err, IG_EOVERFLOW, "node '%s': output %d is too large", node_label(st->k.node), i);
+            return ig_error_set(err, IG_EOVERFLOW, "node '%s': output %d is too large", ig_node_label(st->k.graph, st->k.node), i);
         t->data = ig_arena_alloc(p->arena, nb, 64);
-        if (!t->data) return ig_error_set(err, IG_ENOMEM, "out of memory folding node '%s'", node_label(st->k.node));
+        if (!t->data) return ig_error_set(err, IG_ENOMEM, "out of memory folding node '%s'", ig_node_label(st->k.graph, st->k.node));
     }
     st->k.scratch = scratch_for(st->k.scratch_bytes);
     if (st->k.scratch_bytes && !st->k.scratch) return ig_error_set(err, IG_ENOMEM, "out of memory");
@@ -126,7 +123,7 @@ static int fold_step(ig_plan *p, ig_plan_step *st, ig_exec *x, ig_error *err)
     if (st->def->destroy && st->k.state) st->def->destroy(st->k.state);
     st->k.state = NULL;
     if (rc)
-        return ig_error_set(err, rc, "node '%s' (%s): %s", node_label(st->k.node), st->k.node->op_type,
+        return ig_error_set(err, rc, "node '%s' (%s): %s", ig_node_label(st->k.graph, st->k.node), st->k.node->op_type,
                             ig_strerror(rc));
     for (int i = 0; i < st->k.n_out; i++)
         if (st->k.out[i]) p->kind[st->k.node->outputs[i]] = IG_VAL_CONST;
