@@ -68,4 +68,10 @@ void ig_runner_free(ig_runner *r);
  * a mismatch fails with a reason naming the input. */
 int ig_runner_run(ig_runner *r, const ig_tensor *inputs, ig_tensor *outputs, ig_error *err);
 
+/* Per-op timing of the runs that follow (off by default; costs two clock reads per step). */
+void ig_runner_set_profiling(ig_runner *r, int on);
+/* Calls f for every op type timed so far, slowest total first. */
+void ig_runner_profile(const ig_runner *r, void (*f)(const char *op, long long calls, double total_ms, void *ctx),
+                       void *ctx);
+
 #endif

@@ -2,6 +2,7 @@
  * Plans are cached per exact input-shape key (dtype, rank, dims of every input) in least-recently
  * used order, so a server cycling through batch sizes 1..64 builds each plan once. */
 #include <omp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,13 @@ struct ig_runner {
     unsigned char *buffer;
     size_t buffer_bytes;
     ig_arena *dyn; /* memory of the last run's deferred outputs: freed when the next run starts */
+    bool profiling;
+    struct op_time {
+        const char *op;
+        long long calls;
+        uint64_t ns;
+    } *times;
+    int n_times;
 };
 
 int ig_runner_create(ig_model *m, ig_runner **out, ig_error *err)
@@ -46,6 +54,7 @@ void ig_runner_free(ig_runner *r)
     }
     free(r->buffer);
     ig_arena_free(r->dyn);
+    free(r->times);
     free(r);
 }
 
@@ -158,6 +167,43 @@ done:
     return rc;
 }
 
+static void observe_step(void *ctx, const ig_node *n, uint64_t ns)
+{
+    ig_runner *r = ctx;
+    int i = 0;
+    while (i < r->n_times && strcmp(r->times[i].op, n->op_type)) i++;
+    if (i == r->n_times) {
+        struct op_time *grown = realloc(r->times, sizeof(*grown) * (size_t)(r->n_times + 1));
+        if (!grown) return;
+        r->times = grown;
+        r->times[r->n_times++] = (struct op_time){n->op_type, 0, 0};
+    }
+    r->times[i].calls++;
+    r->times[i].ns += ns;
+}
+
+void ig_runner_set_profiling(ig_runner *r, int on)
+{
+    r->profiling = on;
+}
+
+static int by_time(const void *a, const void *b)
+{
+    const struct op_time *x = a, *y = b;
+    return x->ns < y->ns ? 1 : x->ns > y->ns ? -1 : 0;
+}
+
+void ig_runner_profile(const ig_runner *r, void (*f)(const char *op, long long calls, double total_ms, void *ctx),
+                       void *ctx)
+{
+    struct op_time *sorted = malloc(sizeof(*sorted) * (size_t)(r->n_times + 1));
+    if (!sorted) return;
+    memcpy(sorted, r->times, sizeof(*sorted) * (size_t)r->n_times);
+    qsort(sorted, (size_t)r->n_times, sizeof(*sorted), by_time);
+    for (int i = 0; i < r->n_times; i++) f(sorted[i].op, sorted[i].calls, (double)sorted[i].ns / 1e6, ctx);
+    free(sorted);
+}
+
 int ig_runner_run(ig_runner *r, const ig_tensor *inputs, ig_tensor *outputs, ig_error *err)
 {
     int rc = check_inputs(r->m, inputs, err);
@@ -175,6 +221,10 @@ int ig_runner_run(ig_runner *r, const ig_tensor *inputs, ig_tensor *outputs, ig_
     ig_arena_free(r->dyn);
     if (!(r->dyn = ig_arena_create(64 * 1024))) return ig_error_set(err, IG_ENOMEM, "out of memory");
     ig_exec x = {.plan = p, .buffer = r->buffer, .dyn = r->dyn};
+    if (r->profiling) {
+        x.observe = observe_step;
+        x.observe_ctx = r;
+    }
     if ((rc = ig__plan_execute(&x, inputs, err))) return rc;
     const ig_graph *g = r->m->onnx->graph;
     for (int i = 0; i < g->n_outputs; i++) outputs[i] = p->vals[g->outputs[i]];

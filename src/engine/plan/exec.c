@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine/plan/plan.h"
 
@@ -61,6 +62,8 @@ int ig__plan_execute(ig_exec *x, const ig_tensor *inputs, ig_error *err)
     for (int s = 0; s < p->n_steps; s++) {
         ig_plan_step *st = &p->steps[s];
         int rc;
+        struct timespec t0, t1;
+        if (x->observe) clock_gettime(CLOCK_MONOTONIC, &t0);
         if (st->deferred) {
             rc = run_deferred(x, st, err);
         } else {
@@ -73,6 +76,11 @@ int ig__plan_execute(ig_exec *x, const ig_tensor *inputs, ig_error *err)
                                   ig_strerror(rc));
         }
         if (rc) return rc;
+        if (x->observe) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            x->observe(x->observe_ctx, st->k.node,
+                       (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec)));
+        }
     }
     return 0;
 }

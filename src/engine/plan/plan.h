@@ -50,6 +50,9 @@ typedef struct ig_exec {
     ig_arena *dyn;         /* run-lifetime memory: deferred outputs, subgraph plans */
     struct ig_exec *outer; /* enclosing execution, for subgraphs */
     ig_kstep *current;     /* step being executed */
+    /* Optional per-step timing hook (profiling). */
+    void (*observe)(void *ctx, const ig_node *n, uint64_t ns);
+    void *observe_ctx;
     ig_error *err;
 } ig_exec;
 
