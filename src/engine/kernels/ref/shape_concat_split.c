@@ -16,8 +16,7 @@ int ig__shape_concat_plan(ig_kstep *s, ig_error *err)
     for (int i = 0; i < s->n_in && !x0; i++) x0 = s->in[i];
     if (!x0) return ig_kstep_fail(s, err, IG_EINVAL, "no inputs");
     int axis;
-    const ig_attr *aa = ig_node_attr(s->node, "axis");
-    if (!ig__shape_axis(aa ? aa->i : 1, x0->ndim, &axis))
+    if (!ig__shape_axis(ig_node_attr_int(s->node, "axis", 1), x0->ndim, &axis))
         return ig_kstep_fail(s, err, IG_EINVAL, "axis out of range for rank %d", x0->ndim);
     int64_t dims[IG_MAX_DIMS];
     memcpy(dims, x0->dims, sizeof dims);

@@ -75,7 +75,8 @@ static int read_axes(ig_kstep *s, ig_error *err, int64_t *axes, int *n)
     if (s->node->opset < 13) {
         const ig_attr *a = ig_node_attr(s->node, "axes");
         if (!a) return 0;
-        if (a->n > IG_MAX_DIMS) return ig_kstep_fail(s, err, IG_EINVAL, "too many axes");
+        if (a->type != IG_ATTR_INTS || a->n > IG_MAX_DIMS)
+            return ig_kstep_fail(s, err, IG_EINVAL, "axes must be a list of at most 8 ints");
         memcpy(axes, a->ints, sizeof(int64_t) * a->n);
         *n = a->n;
         return 0;

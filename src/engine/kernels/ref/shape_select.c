@@ -16,7 +16,7 @@ int ig__shape_compress_plan(ig_kstep *s, ig_error *err)
         return ig_kstep_fail(s, err, IG_EINVAL, "condition must be a 1-D bool tensor");
     const ig_attr *aa = ig_node_attr(s->node, "axis");
     int axis = -1;
-    if (aa && !ig__shape_axis(aa->i, x->ndim, &axis))
+    if (aa && (aa->type != IG_ATTR_INT || !ig__shape_axis(aa->i, x->ndim, &axis)))
         return ig_kstep_fail(s, err, IG_EINVAL, "axis out of range");
     if (!c->data) return IG_EDEFER;
     int64_t lim = axis < 0 ? ig_tensor_numel(x) : x->dims[axis], n = c->dims[0], cnt = 0;
@@ -166,7 +166,7 @@ int ig__shape_unique_plan(ig_kstep *s, ig_error *err)
     const ig_tensor *x = s->in[0];
     const ig_attr *aa = ig_node_attr(s->node, "axis");
     int axis = -1;
-    if (aa && !ig__shape_axis(aa->i, x->ndim, &axis))
+    if (aa && (aa->type != IG_ATTR_INT || !ig__shape_axis(aa->i, x->ndim, &axis)))
         return ig_kstep_fail(s, err, IG_EINVAL, "axis out of range");
     if (!x->data) return IG_EDEFER;
     bool sorted = ig_node_attr_int(s->node, "sorted", 1) != 0;

@@ -15,7 +15,8 @@ static int slice_param(ig_kstep *s, ig_error *err, const char *name, int idx, in
     if (s->node->opset < 10) {
         const ig_attr *a = ig_node_attr(s->node, name);
         if (!a) return 0;
-        if (a->n > IG_MAX_DIMS) return ig_kstep_fail(s, err, IG_EINVAL, "too many %s", name);
+        if (a->type != IG_ATTR_INTS || a->n > IG_MAX_DIMS)
+            return ig_kstep_fail(s, err, IG_EINVAL, "%s must be a list of at most 8 ints", name);
         memcpy(v, a->ints, sizeof(int64_t) * a->n);
         *n = a->n;
         return 0;
