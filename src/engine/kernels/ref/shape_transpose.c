@@ -57,6 +57,48 @@ int ig__shape_transpose_plan(ig_kstep *s, ig_error *err)
         }                                                                                                    \
     } while (0)
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+
+/* One tile of 4-byte elements in 4x4 register blocks; edges fall back to scalar copies. */
+static void tile_4x4(uint32_t *db, const uint32_t *sb, int64_t R, int64_t C, int64_t i0, int64_t i1,
+                     int64_t j0, int64_t j1)
+{
+    int64_t i = i0;
+    for (; i + 4 <= i1; i += 4) {
+        int64_t j = j0;
+        for (; j + 4 <= j1; j += 4) {
+            __m128 r0 = _mm_loadu_ps((const float *)(sb + (j + 0) * R + i));
+            __m128 r1 = _mm_loadu_ps((const float *)(sb + (j + 1) * R + i));
+            __m128 r2 = _mm_loadu_ps((const float *)(sb + (j + 2) * R + i));
+            __m128 r3 = _mm_loadu_ps((const float *)(sb + (j + 3) * R + i));
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps((float *)(db + (i + 0) * C + j), r0);
+            _mm_storeu_ps((float *)(db + (i + 1) * C + j), r1);
+            _mm_storeu_ps((float *)(db + (i + 2) * C + j), r2);
+            _mm_storeu_ps((float *)(db + (i + 3) * C + j), r3);
+        }
+        for (; j < j1; j++)
+            for (int64_t k = 0; k < 4; k++) db[(i + k) * C + j] = sb[j * R + i + k];
+    }
+    for (; i < i1; i++)
+        for (int64_t j = j0; j < j1; j++) db[i * C + j] = sb[j * R + i];
+}
+
+static void transpose_2d_f32(uint32_t *dst, const uint32_t *src, int64_t batch, int64_t R, int64_t C,
+                             int n_threads)
+{
+    int64_t tr = (R + TILE - 1) / TILE, tc = (C + TILE - 1) / TILE, ntiles = batch * tr * tc;
+    int64_t work = batch * R * C;
+#pragma omp parallel for num_threads(n_threads) if (work > (1 << 15) && n_threads > 1)
+    for (int64_t t = 0; t < ntiles; t++) {
+        int64_t b = t / (tr * tc), i0 = (t / tc) % tr * TILE, j0 = t % tc * TILE;
+        int64_t i1 = i0 + TILE < R ? i0 + TILE : R, j1 = j0 + TILE < C ? j0 + TILE : C;
+        tile_4x4(dst + b * R * C, src + b * R * C, R, C, i0, i1, j0, j1);
+    }
+}
+#endif
+
 /* dst[b][i][j] = src[b][j][i] for an output of batch x R x C. */
 static void transpose_2d(void *dst, const void *src, size_t es, int64_t batch, int64_t R, int64_t C,
                          int n_threads)
@@ -71,7 +113,11 @@ static void transpose_2d(void *dst, const void *src, size_t es, int64_t batch, i
         IG__TRANSPOSE_TILES(uint16_t);
         break;
     case 4:
+#ifdef __SSE2__
+        transpose_2d_f32(dst, src, batch, R, C, n_threads);
+#else
         IG__TRANSPOSE_TILES(uint32_t);
+#endif
         break;
     case 8:
         IG__TRANSPOSE_TILES(uint64_t);
