@@ -1,6 +1,24 @@
 /* Table of the nn reference kernels (see kernel.h). */
+#include <stdlib.h>
+
 #include "engine/kernels/kernel.h"
 
+/* X(name): each nn_*.c file defines ig__<name>_plan and ig__<name>_run. */
+#define IG__NN_KERNELS(X) X(conv)
+
+#define IG__NN_DECL(k)                                                                                       \
+    int ig__##k##_plan(ig_kstep *s, ig_error *err);                                                          \
+    int ig__##k##_run(ig_kstep *s);
+IG__NN_KERNELS(IG__NN_DECL)
+#undef IG__NN_DECL
+
+#define F32_F64 (IG_TYPE(IG_DT_FLOAT) | IG_TYPE(IG_DT_DOUBLE))
+#define ROW(op, since, until, types, k)                                                                      \
+    {                                                                                                        \
+        "", op, since, until, types, 0, "ref", ig__##k##_plan, ig__##k##_run, free, 0                        \
+    }
+
 const ig_kernel_def ig__kernels_nn[] = {
+    ROW("Conv", 1, 0, F32_F64, conv),
     {0},
 };
