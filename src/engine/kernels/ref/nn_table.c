@@ -4,7 +4,7 @@
 #include "engine/kernels/kernel.h"
 
 /* X(name): each nn_*.c file defines ig__<name>_plan and ig__<name>_run. */
-#define IG__NN_KERNELS(X) X(conv)
+#define IG__NN_KERNELS(X) X(conv) X(convtranspose)
 
 #define IG__NN_DECL(k)                                                                                       \
     int ig__##k##_plan(ig_kstep *s, ig_error *err);                                                          \
@@ -20,5 +20,6 @@ IG__NN_KERNELS(IG__NN_DECL)
 
 const ig_kernel_def ig__kernels_nn[] = {
     ROW("Conv", 1, 0, F32_F64, conv),
+    ROW("ConvTranspose", 1, 0, F32_F64, convtranspose),
     {0},
 };
