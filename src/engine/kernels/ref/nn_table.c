@@ -4,7 +4,10 @@
 #include "engine/kernels/kernel.h"
 
 /* X(name): each nn_*.c file defines ig__<name>_plan and ig__<name>_run. */
-#define IG__NN_KERNELS(X) X(conv) X(convtranspose)
+#define IG__NN_KERNELS(X)                                                                                    \
+    X(conv)                                                                                                  \
+    X(convtranspose) X(maxpool) X(averagepool) X(lppool) X(globalmaxpool) X(globalaveragepool)               \
+        X(globallppool)
 
 #define IG__NN_DECL(k)                                                                                       \
     int ig__##k##_plan(ig_kstep *s, ig_error *err);                                                          \
@@ -21,5 +24,12 @@ IG__NN_KERNELS(IG__NN_DECL)
 const ig_kernel_def ig__kernels_nn[] = {
     ROW("Conv", 1, 0, F32_F64, conv),
     ROW("ConvTranspose", 1, 0, F32_F64, convtranspose),
+    ROW("MaxPool", 1, 11, F32_F64, maxpool),
+    ROW("MaxPool", 12, 0, F32_F64 | IG_TYPE(IG_DT_INT8) | IG_TYPE(IG_DT_UINT8), maxpool),
+    ROW("AveragePool", 1, 0, F32_F64, averagepool),
+    ROW("LpPool", 1, 0, F32_F64, lppool),
+    ROW("GlobalMaxPool", 1, 0, F32_F64, globalmaxpool),
+    ROW("GlobalAveragePool", 1, 0, F32_F64, globalaveragepool),
+    ROW("GlobalLpPool", 1, 0, F32_F64, globallppool),
     {0},
 };
