@@ -6,8 +6,9 @@
 /* X(name): each nn_*.c file defines ig__<name>_plan and ig__<name>_run. */
 #define IG__NN_KERNELS(X)                                                                                    \
     X(conv)                                                                                                  \
-    X(convtranspose) X(maxpool) X(averagepool) X(lppool) X(globalmaxpool) X(globalaveragepool)               \
-        X(globallppool)
+    X(convtranspose)                                                                                         \
+    X(maxpool) X(averagepool) X(lppool) X(globalmaxpool) X(globalaveragepool) X(globallppool) X(maxunpool)   \
+        X(maxroipool)
 
 #define IG__NN_DECL(k)                                                                                       \
     int ig__##k##_plan(ig_kstep *s, ig_error *err);                                                          \
@@ -31,5 +32,7 @@ const ig_kernel_def ig__kernels_nn[] = {
     ROW("GlobalMaxPool", 1, 0, F32_F64, globalmaxpool),
     ROW("GlobalAveragePool", 1, 0, F32_F64, globalaveragepool),
     ROW("GlobalLpPool", 1, 0, F32_F64, globallppool),
+    ROW("MaxUnpool", 9, 0, F32_F64, maxunpool),
+    ROW("MaxRoiPool", 1, 0, F32_F64, maxroipool),
     {0},
 };
