@@ -8,8 +8,9 @@
     X(conv)                                                                                                  \
     X(convtranspose)                                                                                         \
     X(maxpool)                                                                                               \
-    X(averagepool) X(lppool) X(globalmaxpool) X(globalaveragepool) X(globallppool) X(maxunpool)              \
-        X(maxroipool) X(matmul) X(matmulinteger) X(qlinearmatmul)
+    X(averagepool)                                                                                           \
+    X(lppool) X(globalmaxpool) X(globalaveragepool) X(globallppool) X(maxunpool) X(maxroipool) X(matmul)     \
+        X(matmulinteger) X(qlinearmatmul) X(gemm)
 
 #define IG__NN_DECL(k)                                                                                       \
     int ig__##k##_plan(ig_kstep *s, ig_error *err);                                                          \
@@ -39,5 +40,6 @@ const ig_kernel_def ig__kernels_nn[] = {
     ROW("MatMul", 1, 0, F32_F64, matmul),
     ROW("MatMulInteger", 10, 0, U8_I8, matmulinteger),
     ROW("QLinearMatMul", 10, 0, U8_I8, qlinearmatmul),
+    ROW("Gemm", 1, 0, F32_F64, gemm),
     {0},
 };
