@@ -22,7 +22,8 @@ static inline ig_tensor *ig__shape_out(const ig_kstep *s, int i)
 
 static inline void ig__shape_set_out(ig_kstep *s, int i, ig_dtype dt, int ndim, const int64_t *dims)
 {
-    if (ig__shape_out(s, i)) ig_kstep_set_output(s, i, dt, ndim, dims);
+    static const int64_t none[1] = {0}; /* scalars: never hand the setter a NULL dims */
+    if (ig__shape_out(s, i)) ig_kstep_set_output(s, i, dt, ndim, dims ? dims : none);
 }
 
 /* Normalises a possibly negative axis into [0, rank); false when out of range. */

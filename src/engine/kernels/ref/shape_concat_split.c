@@ -72,13 +72,15 @@ int ig__shape_split_plan(ig_kstep *s, ig_error *err)
     if (!ig__shape_axis(ig_node_attr_int(s->node, "axis", 0), x->ndim, &axis))
         return ig_kstep_fail(s, err, IG_EINVAL, "axis out of range for rank %d", x->ndim);
     int nout = s->n_out;
+    const ig_tensor *sp = ig__shape_in(s, 1);
+    /* Before any allocation: a deferred plan's state is not released. */
+    if (s->node->opset >= 13 && sp && !sp->data) return IG_EDEFER;
     axis_state *st = malloc(sizeof *st + sizeof(int64_t) * (nout > 0 ? nout : 1));
     if (!st) return ig_kstep_fail(s, err, IG_ENOMEM, "out of memory");
     st->axis = axis;
     st->n = nout;
     s->state = st;
     int64_t dim = x->dims[axis];
-    const ig_tensor *sp = ig__shape_in(s, 1);
     int n = -1;
     if (s->node->opset < 13) {
         const int64_t *a = ig_node_attr_ints(s->node, "split", &n);
@@ -90,7 +92,6 @@ int ig__shape_split_plan(ig_kstep *s, ig_error *err)
             n = -1;
         }
     } else if (sp) {
-        if (!sp->data) return IG_EDEFER;
         int64_t cnt = ig_tensor_numel(sp);
         if (cnt != nout || sp->dtype != IG_DT_INT64)
             return ig_kstep_fail(s, err, IG_EINVAL, "split must be int64 with one entry per output");
