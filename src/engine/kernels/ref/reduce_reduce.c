@@ -129,7 +129,7 @@ int ig__rd_reduce_plan(ig_kstep *s, ig_error *err)
     st->int_domain = !rd_is_float(x->dtype) && exact;
     st->flip_sign = x->dtype == IG_DT_UINT64 && (info->cmb == CMB_MAX || info->cmb == CMB_MIN);
     st->fast_f32 = x->dtype == IG_DT_FLOAT && st->ng >= 1 && st->red[st->ng - 1] &&
-                   (st->ng == 1 || !st->red[st->ng - 2]);
+                   (st->ng == 1 || (st->ng == 2 && !st->red[0]));
 
     if (!st->fast_f32 && st->numel_in > 0) {
         int64_t L = st->ng ? st->ext[st->ng - 1] : 1;
