@@ -370,11 +370,8 @@ static int import_node(ig__gbuild *b, const view *w, int idx, ig_node *n)
                 f.len ? find(b, (const char *)f.data, f.len, hash_name((const char *)f.data, f.len)) : -1;
         } else if (f.num == N_ATTR) {
             ig_attr *a = &n->attrs[n->n_attrs];
+            /* A repeated name is not rejected (checking would be quadratic); ig_node_attr finds the first. */
             if ((rc = ig__onnx_attr(c, b, node_label(n), f.data, f.len, a))) return rc;
-            for (int k = 0; k < n->n_attrs; k++)
-                if (!strcmp(n->attrs[k].name, a->name))
-                    return ig_error_set(c->err, IG_EFORMAT, "node '%s': attribute '%s' given twice",
-                                        node_label(n), a->name);
             n->n_attrs++;
         }
     }
