@@ -92,7 +92,9 @@ static int add_value(ig__gbuild *b, const char *s, size_t n, uint64_t h)
     ig_value *val = &b->vals[v];
     memset(val, 0, sizeof(*val));
     val->name = name;
+    /* Undeclared: unknown rank and dtype, assumed a tensor until a declaration says otherwise. */
     val->info.ndim = -1;
+    val->info.is_tensor = true;
     val->producer = -1;
     val->outer = -1;
     b->vx[v] = (vext){n, h, false, false};
@@ -249,7 +251,7 @@ static int import_vinfo(ig__gbuild *b, const uint8_t *p, size_t len, int kind, i
         b->vx[v].is_input = true;
     }
     if (type && !b->vx[v].declared) {
-        ig_value_info info = {.ndim = -1};
+        ig_value_info info = {.ndim = -1, .is_tensor = true};
         if ((rc = import_type(b, b->vals[v].name, type, tlen, &info))) return rc;
         b->vals[v].info = info;
         b->vx[v].declared = true;
