@@ -202,6 +202,13 @@ static void test_if_model(void)
             }
         }
     CHECK(outer_links > 0);
+    /* opt_seq is declared optional(sequence(tensor)): not a tensor; undeclared node outputs default to one */
+    int os = ig_graph_find_value(m->graph, "opt_seq");
+    CHECK(os >= 0 && !m->graph->values[os].info.is_tensor && m->graph->values[os].info.ndim == -1);
+    if (body && body->g) {
+        int x = ig_graph_find_value(body->g, "x");
+        CHECK(x >= 0 && body->g->values[x].info.is_tensor && body->g->values[x].info.ndim == -1);
+    }
     ig_onnx_free(m);
 }
 
