@@ -53,8 +53,8 @@ void ig__misc_resize_destroy(void *p)
 
 static int parse_ctm(const char *s)
 {
-    static const char *const names[] = {"half_pixel",    "half_pixel_symmetric",   "pytorch_half_pixel",
-                                        "align_corners", "asymmetric",             "tf_half_pixel_for_nn",
+    static const char *const names[] = {"half_pixel",        "half_pixel_symmetric", "pytorch_half_pixel",
+                                        "align_corners",     "asymmetric",           "tf_half_pixel_for_nn",
                                         "tf_crop_and_resize"};
     for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
         if (!strcmp(s, names[i])) return i;
@@ -88,7 +88,8 @@ static double src_coord(int ctm, double o, double scale, int64_t in, int64_t out
     case CT_TF_HALF_PIXEL_FOR_NN:
         return (o + 0.5) / scale;
     case CT_TF_CROP_AND_RESIZE: {
-        double x = out_f == 1 ? (r1 - r0) * (double)(in - 1) / 2 : o * (r1 - r0) * (double)(in - 1) / (out_f - 1);
+        double x =
+            out_f == 1 ? (r1 - r0) * (double)(in - 1) / 2 : o * (r1 - r0) * (double)(in - 1) / (out_f - 1);
         return x + r0 * (double)(in - 1);
     }
     default:
@@ -210,14 +211,15 @@ static double load_f64(const ig_tensor *t, int64_t i)
 
 static bool rs_linear_type_ok(ig_dtype dt)
 {
-    return dt == IG_DT_FLOAT || dt == IG_DT_DOUBLE || dt == IG_DT_INT8 || dt == IG_DT_UINT8 || dt == IG_DT_INT16 ||
-           dt == IG_DT_UINT16 || dt == IG_DT_INT32 || dt == IG_DT_INT64 || dt == IG_DT_UINT32 ||
-           dt == IG_DT_UINT64;
+    return dt == IG_DT_FLOAT || dt == IG_DT_DOUBLE || dt == IG_DT_INT8 || dt == IG_DT_UINT8 ||
+           dt == IG_DT_INT16 || dt == IG_DT_UINT16 || dt == IG_DT_INT32 || dt == IG_DT_INT64 ||
+           dt == IG_DT_UINT32 || dt == IG_DT_UINT64;
 }
 
 static int rs_plan_common(ig_kstep *s, ig_error *err, rs_params *p, const ig_tensor *x, const ig_tensor *roi,
-                          const ig_tensor *scales, const ig_tensor *sizes, const int64_t *axes_attr, int n_axes,
-                          int aspect, double extrapolation, const float *attr_scales, int n_attr_scales)
+                          const ig_tensor *scales, const ig_tensor *sizes, const int64_t *axes_attr,
+                          int n_axes, int aspect, double extrapolation, const float *attr_scales,
+                          int n_attr_scales)
 {
     int r = x->ndim;
     if (r < 1) return ig_kstep_fail(s, err, IG_ESHAPE, "input must have rank >= 1");
@@ -234,7 +236,8 @@ static int rs_plan_common(ig_kstep *s, ig_error *err, rs_params *p, const ig_ten
         if (na < 1 || na > r) return ig_kstep_fail(s, err, IG_EINVAL, "bad axes count %d", na);
         for (int i = 0; i < na; i++) {
             int64_t a = axes_attr[i] < 0 ? axes_attr[i] + r : axes_attr[i];
-            if (a < 0 || a >= r) return ig_kstep_fail(s, err, IG_EINVAL, "axis %lld out of range", (long long)axes_attr[i]);
+            if (a < 0 || a >= r)
+                return ig_kstep_fail(s, err, IG_EINVAL, "axis %lld out of range", (long long)axes_attr[i]);
             for (int j = 0; j < i; j++)
                 if (axes[j] == a) return ig_kstep_fail(s, err, IG_EINVAL, "repeated axis %lld", (long long)a);
             axes[i] = (int)a;
@@ -281,7 +284,8 @@ static int rs_plan_common(ig_kstep *s, ig_error *err, rs_params *p, const ig_ten
         for (int i = 0; i < na; i++) {
             double sc = attr_scales ? attr_scales[i] : load_f64(scales, i);
             int d = axes[i];
-            if (!(sc > 0) || !isfinite(sc)) return ig_kstep_fail(s, err, IG_EINVAL, "scales must be positive");
+            if (!(sc > 0) || !isfinite(sc))
+                return ig_kstep_fail(s, err, IG_EINVAL, "scales must be positive");
             double len = (double)x->dims[d];
             if (p->ctm == CT_TF_CROP_AND_RESIZE) len *= r1[d] - r0[d];
             double o = floor(len * sc);
@@ -476,8 +480,12 @@ static int run_nearest(ig_kstep *s)
     {                                                                                                        \
         int64_t in = a->in, out = a->out;                                                                    \
         int n = a->n;                                                                                        \
-        _Pragma("omp parallel for num_threads(nth) if (outer * out * inner * n > (1 << 15))")              \
-        for (int64_t b = 0; b < outer; b++) {                                                                \
+        _Pragma(                                                                                             \
+            "omp parallel for num_threads(nth) if (outer * out * inner * n > (1 << 15))") for (int64_t b =   \
+                                                                                                   0;        \
+                                                                                               b < outer;    \
+                                                                                               b++)          \
+        {                                                                                                    \
             const T *xb = x + b * in * inner;                                                                \
             T *yb = y + b * out * inner;                                                                     \
             for (int64_t o = 0; o < out; o++) {                                                              \
@@ -589,7 +597,8 @@ static int run_interp(ig_kstep *s)
     if (numel_out == 0) return 0;
     bool dbl = x->dtype == IG_DT_DOUBLE, flt = x->dtype == IG_DT_FLOAT;
     size_t esz = dbl ? sizeof(double) : sizeof(float);
-    unsigned char *bufs[2] = {s->scratch, (unsigned char *)s->scratch + (((size_t)st->max_mid * esz + 63) & ~(size_t)63)};
+    unsigned char *bufs[2] = {s->scratch,
+                              (unsigned char *)s->scratch + (((size_t)st->max_mid * esz + 63) & ~(size_t)63)};
 
     const void *cur = x->data;
     int nb = 0; /* which scratch buffer the next pass writes */
