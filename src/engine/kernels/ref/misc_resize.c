@@ -131,13 +131,35 @@ static void cubic_weights(double r, double a, double *c)
 typedef struct rs_params {
     int mode, ctm, nearest;
     double cubic_a;
-    bool exclude_outside;
+    bool exclude_outside, antialias;
 } rs_params;
+
+/* Antialiased downsampling (opset 18) stretches the linear or cubic kernel by 1/scale, which
+ * widens the footprint to aa_taps() samples around the source coordinate. */
+static int aa_taps(int mode, double scale)
+{
+    double support = mode == RS_LINEAR ? 1 : 2;
+    return 2 - 2 * ((int)floor(-support / scale) + 1);
+}
+
+static double aa_weight(int mode, double a, double x)
+{
+    x = fabs(x);
+    if (mode == RS_LINEAR) return x < 1 ? 1 - x : 0;
+    if (x <= 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+    if (x < 2) return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+    return 0;
+}
 
 /* Fills the tap table of one axis. Returns false on allocation failure. */
 static bool build_axis(rs_axis *a, const rs_params *p, double scale, double out_f, double r0, double r1)
 {
     int n = p->mode == RS_NEAREST ? 1 : p->mode == RS_LINEAR ? 2 : 4;
+    bool aa = p->antialias && p->mode != RS_NEAREST && scale < 1;
+    if (aa) {
+        if (!(scale > 1e-6)) return false;
+        n = aa_taps(p->mode, scale);
+    }
     a->n = n;
     a->idx = malloc(sizeof(int64_t) * (size_t)(a->out * n + 1));
     a->w = malloc(sizeof(double) * (size_t)(a->out * n + 1));
@@ -161,7 +183,12 @@ static bool build_axis(rs_axis *a, const rs_params *p, double scale, double out_
             r = 1;
         }
         int64_t base = (int64_t)f - n / 2 + 1;
-        if (n == 2) {
+        if (aa) {
+            double sum = 0;
+            for (int k = 0; k < n; k++)
+                sum += w[k] = aa_weight(p->mode, p->cubic_a, (k + 1 - n / 2 - r) * scale);
+            for (int k = 0; k < n; k++) w[k] = sum != 0 ? w[k] / sum : 0;
+        } else if (n == 2) {
             w[0] = 1 - r;
             w[1] = r;
         } else {
@@ -342,6 +369,10 @@ static int rs_plan_common(ig_kstep *s, ig_error *err, rs_params *p, const ig_ten
         a->in = x->dims[d];
         a->out = out[d];
         if (empty) continue;
+        if (p->antialias && scale[d] < 1e-6) {
+            ig__misc_resize_destroy(st);
+            return ig_kstep_fail(s, err, IG_EINVAL, "antialias scale too small");
+        }
         if (!build_axis(a, p, scale[d], out_f[d], r0[d], r1[d])) {
             ig__misc_resize_destroy(st);
             return ig_kstep_fail(s, err, IG_ENOMEM, "out of memory");
@@ -675,8 +706,7 @@ int ig__misc_resize_plan(ig_kstep *s, ig_error *err)
     p.cubic_a = ig_node_attr_float(n, "cubic_coeff_a", -0.75f);
     p.exclude_outside = ig_node_attr_int(n, "exclude_outside", 0) != 0;
     double extrap = ig_node_attr_float(n, "extrapolation_value", 0.0f);
-    if (ig_node_attr_int(n, "antialias", 0) && p.mode != RS_NEAREST)
-        return ig_kstep_fail(s, err, IG_EUNSUPPORTED, "antialias is not supported");
+    p.antialias = ig_node_attr_int(n, "antialias", 0) != 0;
     int aspect = 0;
     const char *pol = ig_node_attr_str(n, "keep_aspect_ratio_policy", "stretch");
     if (!strcmp(pol, "not_larger"))

@@ -10,11 +10,13 @@
 PLAN(resize) PLAN(upsample) RUN(resize) void ig__misc_resize_destroy(void *state);
 PLAN(nms) RUN(nms) void ig__misc_nms_destroy(void *state);
 PLAN(rnn)
-PLAN(gru) PLAN(lstm) RUN(rnn) PLAN(gridsample) RUN(gridsample) PLAN(roialign) RUN(roialign) PLAN(hann)
-    PLAN(hamming) PLAN(blackman) RUN(window) PLAN(mel) RUN(mel) PLAN(dft) RUN(dft) PLAN(stft)
+PLAN(gru)
+PLAN(lstm) RUN(rnn) PLAN(gridsample) RUN(gridsample) PLAN(roialign) RUN(roialign) PLAN(hann) PLAN(hamming)
+    PLAN(blackman) RUN(window) PLAN(mel) RUN(mel) PLAN(dft) RUN(dft) PLAN(stft)
         RUN(stft) void ig__misc_dft_destroy(void *state);
 PLAN(runiform)
-PLAN(rnormal) PLAN(runiform_like) PLAN(rnormal_like) PLAN(bernoulli) RUN(random)
+PLAN(rnormal)
+PLAN(runiform_like) PLAN(rnormal_like) PLAN(bernoulli) RUN(random)
 
     static void misc_free(void *state)
 {

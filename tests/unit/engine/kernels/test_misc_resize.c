@@ -15,21 +15,25 @@ static ig_tensor tensor(ig_dtype dt, int ndim, const int64_t *dims, void *data)
 }
 
 /* Plans and runs one Resize node; returns plan's or run's code. y receives malloc'd data. */
+static int antialias;
+
 static int resize(const char *mode, const char *ctm, ig_tensor *x, ig_tensor *scales, ig_tensor *sizes,
                   ig_tensor *y)
 {
-    ig_attr attrs[2] = {{.name = "mode", .type = IG_ATTR_STRING},
-                        {.name = "coordinate_transformation_mode", .type = IG_ATTR_STRING}};
+    ig_attr attrs[3] = {{.name = "mode", .type = IG_ATTR_STRING},
+                        {.name = "coordinate_transformation_mode", .type = IG_ATTR_STRING},
+                        {.name = "antialias", .type = IG_ATTR_INT}};
+    attrs[2].i = antialias;
     attrs[0].s.ptr = mode;
     attrs[0].s.len = strlen(mode);
     attrs[1].s.ptr = ctm;
     attrs[1].s.len = strlen(ctm);
     ig_node node = {
-        .name = "r", .op_type = "Resize", .domain = "", .opset = 13, .n_attrs = 2, .attrs = attrs};
+        .name = "r", .op_type = "Resize", .domain = "", .opset = 18, .n_attrs = 3, .attrs = attrs};
     ig_tensor *in[4] = {x, NULL, scales, sizes};
     ig_tensor *out[1] = {y};
     ig_kstep s = {.node = &node, .n_in = 4, .n_out = 1, .in = in, .out = out, .n_threads = 1};
-    const ig_kernel_def *k = ig_kernel_next(NULL, "", "Resize", 13, in, 4);
+    const ig_kernel_def *k = ig_kernel_next(NULL, "", "Resize", 18, in, 4);
     if (!k) return -100;
     ig_error err = {0};
     int rc = k->plan(&s, &err);
@@ -107,5 +111,17 @@ int main(void)
     ig_tensor bad = tensor(IG_DT_FLOAT, 1, sdims3, sc2);
     CHECK_EQ_INT(resize("nearest", "half_pixel", &x, &bad, NULL, &y), IG_ESHAPE);
     CHECK_EQ_INT(resize("bogus", "half_pixel", &x, &scales, NULL, &y), IG_EINVAL);
+
+    /* antialiased linear downsampling by 2 of a ramp: kernel (1,3,3,1)/8, edges clamped */
+    float ramp[8] = {0, 1, 2, 3, 4, 5, 6, 7}, sc5[2] = {1, 0.5f};
+    int64_t rdims[2] = {1, 8}, s2[1] = {2};
+    ig_tensor xr = tensor(IG_DT_FLOAT, 2, rdims, ramp), scr = tensor(IG_DT_FLOAT, 1, s2, sc5);
+    antialias = 1;
+    memset(&y, 0, sizeof(y));
+    CHECK_EQ_INT(resize("linear", "half_pixel", &xr, &scr, NULL, &y), 0);
+    CHECK_EQ_INT(y.dims[1], 4);
+    float e5[4] = {0.625f, 2.5f, 4.5f, 6.375f};
+    CHECK(close_to(y.data, e5, 4));
+    free(y.data);
     return CHECK_DONE();
 }
