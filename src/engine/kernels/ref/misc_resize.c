@@ -355,7 +355,9 @@ static int rs_plan_common(ig_kstep *s, ig_error *err, rs_params *p, const ig_ten
     ig_kstep_set_output(s, 0, x->dtype, r, out);
 
     int64_t numel_in = ig_tensor_numel(x), numel_out = 1;
-    for (int d = 0; d < r; d++) numel_out *= out[d];
+    for (int d = 0; d < r; d++)
+        if (__builtin_mul_overflow(numel_out, out[d], &numel_out))
+            return ig_kstep_fail(s, err, IG_EOVERFLOW, "output size overflows");
     if (numel_in == 0 && numel_out != 0)
         return ig_kstep_fail(s, err, IG_EINVAL, "cannot resize an empty tensor to a non-empty one");
     rs_state *st = calloc(1, sizeof(*st));
@@ -383,14 +385,16 @@ static int rs_plan_common(ig_kstep *s, ig_error *err, rs_params *p, const ig_ten
     /* Separable passes run from the last axis to the first; find the biggest in-between array. */
     int64_t cur[IG_MAX_DIMS], mid = 0;
     memcpy(cur, x->dims, sizeof(int64_t) * (size_t)r);
-    int passes = 0;
     for (int d = r - 1; d >= 0; d--) {
         if (!st->ax[d].n) continue;
         cur[d] = out[d];
         int64_t m = 1;
-        for (int k = 0; k < r; k++) m *= cur[k];
+        for (int k = 0; k < r; k++)
+            if (__builtin_mul_overflow(m, cur[k], &m)) {
+                ig__misc_resize_destroy(st);
+                return ig_kstep_fail(s, err, IG_EOVERFLOW, "intermediate size overflows");
+            }
         if (m > mid) mid = m;
-        passes++;
     }
     if (numel_in > mid) mid = numel_in;
     st->max_mid = mid;
@@ -398,7 +402,6 @@ static int rs_plan_common(ig_kstep *s, ig_error *err, rs_params *p, const ig_ten
         size_t esz = x->dtype == IG_DT_DOUBLE ? sizeof(double) : sizeof(float);
         s->scratch_bytes = 2 * (size_t)mid * esz + 128;
     }
-    (void)passes;
     s->state = st;
     return 0;
 }
