@@ -70,7 +70,8 @@ static bool suppressed_by(const double *a, const double *b, double thr)
 
 int ig__misc_nms_plan(ig_kstep *s, ig_error *err)
 {
-    if (s->n_in < 2 || !s->in[0] || !s->in[1]) return ig_kstep_fail(s, err, IG_EINVAL, "boxes and scores are required");
+    if (s->n_in < 2 || !s->in[0] || !s->in[1])
+        return ig_kstep_fail(s, err, IG_EINVAL, "boxes and scores are required");
     const ig_tensor *boxes = s->in[0], *scores = s->in[1];
     const ig_tensor *tmax = s->n_in > 2 ? s->in[2] : NULL, *tiou = s->n_in > 3 ? s->in[3] : NULL,
                     *tscore = s->n_in > 4 ? s->in[4] : NULL;
@@ -83,10 +84,12 @@ int ig__misc_nms_plan(ig_kstep *s, ig_error *err)
         return ig_kstep_fail(s, err, IG_EINVAL, "max_output_boxes_per_class must be one int64");
     if (tiou && ((tiou->dtype != IG_DT_FLOAT && tiou->dtype != IG_DT_DOUBLE) || ig_tensor_numel(tiou) > 1))
         return ig_kstep_fail(s, err, IG_EINVAL, "iou_threshold must be one float");
-    if (tscore && ((tscore->dtype != IG_DT_FLOAT && tscore->dtype != IG_DT_DOUBLE) || ig_tensor_numel(tscore) > 1))
+    if (tscore &&
+        ((tscore->dtype != IG_DT_FLOAT && tscore->dtype != IG_DT_DOUBLE) || ig_tensor_numel(tscore) > 1))
         return ig_kstep_fail(s, err, IG_EINVAL, "score_threshold must be one float");
     int center = (int)ig_node_attr_int(s->node, "center_point_box", 0);
-    if (center != 0 && center != 1) return ig_kstep_fail(s, err, IG_EINVAL, "center_point_box must be 0 or 1");
+    if (center != 0 && center != 1)
+        return ig_kstep_fail(s, err, IG_EINVAL, "center_point_box must be 0 or 1");
     if (!boxes->data || !scores->data || (tmax && !tmax->data) || (tiou && !tiou->data) ||
         (tscore && !tscore->data))
         return IG_EDEFER;

@@ -53,8 +53,8 @@ void ig__misc_resize_destroy(void *p)
 
 static int parse_ctm(const char *s)
 {
-    static const char *const names[] = {"half_pixel",    "half_pixel_symmetric",   "pytorch_half_pixel",
-                                        "align_corners", "asymmetric",             "tf_half_pixel_for_nn",
+    static const char *const names[] = {"half_pixel",        "half_pixel_symmetric", "pytorch_half_pixel",
+                                        "align_corners",     "asymmetric",           "tf_half_pixel_for_nn",
                                         "tf_crop_and_resize"};
     for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
         if (!strcmp(s, names[i])) return i;
@@ -88,7 +88,8 @@ static double src_coord(int ctm, double o, double scale, int64_t in, int64_t out
     case CT_TF_HALF_PIXEL_FOR_NN:
         return (o + 0.5) / scale;
     case CT_TF_CROP_AND_RESIZE: {
-        double x = out_f == 1 ? (r1 - r0) * (double)(in - 1) / 2 : o * (r1 - r0) * (double)(in - 1) / (out_f - 1);
+        double x =
+            out_f == 1 ? (r1 - r0) * (double)(in - 1) / 2 : o * (r1 - r0) * (double)(in - 1) / (out_f - 1);
         return x + r0 * (double)(in - 1);
     }
     default:
@@ -130,13 +131,35 @@ static void cubic_weights(double r, double a, double *c)
 typedef struct rs_params {
     int mode, ctm, nearest;
     double cubic_a;
-    bool exclude_outside;
+    bool exclude_outside, antialias;
 } rs_params;
+
+/* Antialiased downsampling (opset 18) stretches the linear or cubic kernel by 1/scale, which
+ * widens the footprint to aa_taps() samples around the source coordinate. */
+static int aa_taps(int mode, double scale)
+{
+    double support = mode == RS_LINEAR ? 1 : 2;
+    return 2 - 2 * ((int)floor(-support / scale) + 1);
+}
+
+static double aa_weight(int mode, double a, double x)
+{
+    x = fabs(x);
+    if (mode == RS_LINEAR) return x < 1 ? 1 - x : 0;
+    if (x <= 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+    if (x < 2) return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a;
+    return 0;
+}
 
 /* Fills the tap table of one axis. Returns false on allocation failure. */
 static bool build_axis(rs_axis *a, const rs_params *p, double scale, double out_f, double r0, double r1)
 {
     int n = p->mode == RS_NEAREST ? 1 : p->mode == RS_LINEAR ? 2 : 4;
+    bool aa = p->antialias && p->mode != RS_NEAREST && scale < 1;
+    if (aa) {
+        if (!(scale > 1e-6)) return false;
+        n = aa_taps(p->mode, scale);
+    }
     a->n = n;
     a->idx = malloc(sizeof(int64_t) * (size_t)(a->out * n + 1));
     a->w = malloc(sizeof(double) * (size_t)(a->out * n + 1));
@@ -160,7 +183,12 @@ static bool build_axis(rs_axis *a, const rs_params *p, double scale, double out_
             r = 1;
         }
         int64_t base = (int64_t)f - n / 2 + 1;
-        if (n == 2) {
+        if (aa) {
+            double sum = 0;
+            for (int k = 0; k < n; k++)
+                sum += w[k] = aa_weight(p->mode, p->cubic_a, (k + 1 - n / 2 - r) * scale);
+            for (int k = 0; k < n; k++) w[k] = sum != 0 ? w[k] / sum : 0;
+        } else if (n == 2) {
             w[0] = 1 - r;
             w[1] = r;
         } else {
@@ -210,14 +238,15 @@ static double load_f64(const ig_tensor *t, int64_t i)
 
 static bool rs_linear_type_ok(ig_dtype dt)
 {
-    return dt == IG_DT_FLOAT || dt == IG_DT_DOUBLE || dt == IG_DT_INT8 || dt == IG_DT_UINT8 || dt == IG_DT_INT16 ||
-           dt == IG_DT_UINT16 || dt == IG_DT_INT32 || dt == IG_DT_INT64 || dt == IG_DT_UINT32 ||
-           dt == IG_DT_UINT64;
+    return dt == IG_DT_FLOAT || dt == IG_DT_DOUBLE || dt == IG_DT_INT8 || dt == IG_DT_UINT8 ||
+           dt == IG_DT_INT16 || dt == IG_DT_UINT16 || dt == IG_DT_INT32 || dt == IG_DT_INT64 ||
+           dt == IG_DT_UINT32 || dt == IG_DT_UINT64;
 }
 
 static int rs_plan_common(ig_kstep *s, ig_error *err, rs_params *p, const ig_tensor *x, const ig_tensor *roi,
-                          const ig_tensor *scales, const ig_tensor *sizes, const int64_t *axes_attr, int n_axes,
-                          int aspect, double extrapolation, const float *attr_scales, int n_attr_scales)
+                          const ig_tensor *scales, const ig_tensor *sizes, const int64_t *axes_attr,
+                          int n_axes, int aspect, double extrapolation, const float *attr_scales,
+                          int n_attr_scales)
 {
     int r = x->ndim;
     if (r < 1) return ig_kstep_fail(s, err, IG_ESHAPE, "input must have rank >= 1");
@@ -234,7 +263,8 @@ static int rs_plan_common(ig_kstep *s, ig_error *err, rs_params *p, const ig_ten
         if (na < 1 || na > r) return ig_kstep_fail(s, err, IG_EINVAL, "bad axes count %d", na);
         for (int i = 0; i < na; i++) {
             int64_t a = axes_attr[i] < 0 ? axes_attr[i] + r : axes_attr[i];
-            if (a < 0 || a >= r) return ig_kstep_fail(s, err, IG_EINVAL, "axis %lld out of range", (long long)axes_attr[i]);
+            if (a < 0 || a >= r)
+                return ig_kstep_fail(s, err, IG_EINVAL, "axis %lld out of range", (long long)axes_attr[i]);
             for (int j = 0; j < i; j++)
                 if (axes[j] == a) return ig_kstep_fail(s, err, IG_EINVAL, "repeated axis %lld", (long long)a);
             axes[i] = (int)a;
@@ -281,7 +311,8 @@ static int rs_plan_common(ig_kstep *s, ig_error *err, rs_params *p, const ig_ten
         for (int i = 0; i < na; i++) {
             double sc = attr_scales ? attr_scales[i] : load_f64(scales, i);
             int d = axes[i];
-            if (!(sc > 0) || !isfinite(sc)) return ig_kstep_fail(s, err, IG_EINVAL, "scales must be positive");
+            if (!(sc > 0) || !isfinite(sc))
+                return ig_kstep_fail(s, err, IG_EINVAL, "scales must be positive");
             double len = (double)x->dims[d];
             if (p->ctm == CT_TF_CROP_AND_RESIZE) len *= r1[d] - r0[d];
             double o = floor(len * sc);
@@ -324,7 +355,9 @@ static int rs_plan_common(ig_kstep *s, ig_error *err, rs_params *p, const ig_ten
     ig_kstep_set_output(s, 0, x->dtype, r, out);
 
     int64_t numel_in = ig_tensor_numel(x), numel_out = 1;
-    for (int d = 0; d < r; d++) numel_out *= out[d];
+    for (int d = 0; d < r; d++)
+        if (__builtin_mul_overflow(numel_out, out[d], &numel_out))
+            return ig_kstep_fail(s, err, IG_EOVERFLOW, "output size overflows");
     if (numel_in == 0 && numel_out != 0)
         return ig_kstep_fail(s, err, IG_EINVAL, "cannot resize an empty tensor to a non-empty one");
     rs_state *st = calloc(1, sizeof(*st));
@@ -338,6 +371,10 @@ static int rs_plan_common(ig_kstep *s, ig_error *err, rs_params *p, const ig_ten
         a->in = x->dims[d];
         a->out = out[d];
         if (empty) continue;
+        if (p->antialias && scale[d] < 1e-6) {
+            ig__misc_resize_destroy(st);
+            return ig_kstep_fail(s, err, IG_EINVAL, "antialias scale too small");
+        }
         if (!build_axis(a, p, scale[d], out_f[d], r0[d], r1[d])) {
             ig__misc_resize_destroy(st);
             return ig_kstep_fail(s, err, IG_ENOMEM, "out of memory");
@@ -348,14 +385,16 @@ static int rs_plan_common(ig_kstep *s, ig_error *err, rs_params *p, const ig_ten
     /* Separable passes run from the last axis to the first; find the biggest in-between array. */
     int64_t cur[IG_MAX_DIMS], mid = 0;
     memcpy(cur, x->dims, sizeof(int64_t) * (size_t)r);
-    int passes = 0;
     for (int d = r - 1; d >= 0; d--) {
         if (!st->ax[d].n) continue;
         cur[d] = out[d];
         int64_t m = 1;
-        for (int k = 0; k < r; k++) m *= cur[k];
+        for (int k = 0; k < r; k++)
+            if (__builtin_mul_overflow(m, cur[k], &m)) {
+                ig__misc_resize_destroy(st);
+                return ig_kstep_fail(s, err, IG_EOVERFLOW, "intermediate size overflows");
+            }
         if (m > mid) mid = m;
-        passes++;
     }
     if (numel_in > mid) mid = numel_in;
     st->max_mid = mid;
@@ -363,7 +402,6 @@ static int rs_plan_common(ig_kstep *s, ig_error *err, rs_params *p, const ig_ten
         size_t esz = x->dtype == IG_DT_DOUBLE ? sizeof(double) : sizeof(float);
         s->scratch_bytes = 2 * (size_t)mid * esz + 128;
     }
-    (void)passes;
     s->state = st;
     return 0;
 }
@@ -476,8 +514,12 @@ static int run_nearest(ig_kstep *s)
     {                                                                                                        \
         int64_t in = a->in, out = a->out;                                                                    \
         int n = a->n;                                                                                        \
-        _Pragma("omp parallel for num_threads(nth) if (outer * out * inner * n > (1 << 15))")              \
-        for (int64_t b = 0; b < outer; b++) {                                                                \
+        _Pragma(                                                                                             \
+            "omp parallel for num_threads(nth) if (outer * out * inner * n > (1 << 15))") for (int64_t b =   \
+                                                                                                   0;        \
+                                                                                               b < outer;    \
+                                                                                               b++)          \
+        {                                                                                                    \
             const T *xb = x + b * in * inner;                                                                \
             T *yb = y + b * out * inner;                                                                     \
             for (int64_t o = 0; o < out; o++) {                                                              \
@@ -589,7 +631,8 @@ static int run_interp(ig_kstep *s)
     if (numel_out == 0) return 0;
     bool dbl = x->dtype == IG_DT_DOUBLE, flt = x->dtype == IG_DT_FLOAT;
     size_t esz = dbl ? sizeof(double) : sizeof(float);
-    unsigned char *bufs[2] = {s->scratch, (unsigned char *)s->scratch + (((size_t)st->max_mid * esz + 63) & ~(size_t)63)};
+    unsigned char *bufs[2] = {s->scratch,
+                              (unsigned char *)s->scratch + (((size_t)st->max_mid * esz + 63) & ~(size_t)63)};
 
     const void *cur = x->data;
     int nb = 0; /* which scratch buffer the next pass writes */
@@ -666,8 +709,7 @@ int ig__misc_resize_plan(ig_kstep *s, ig_error *err)
     p.cubic_a = ig_node_attr_float(n, "cubic_coeff_a", -0.75f);
     p.exclude_outside = ig_node_attr_int(n, "exclude_outside", 0) != 0;
     double extrap = ig_node_attr_float(n, "extrapolation_value", 0.0f);
-    if (ig_node_attr_int(n, "antialias", 0) && p.mode != RS_NEAREST)
-        return ig_kstep_fail(s, err, IG_EUNSUPPORTED, "antialias is not supported");
+    p.antialias = ig_node_attr_int(n, "antialias", 0) != 0;
     int aspect = 0;
     const char *pol = ig_node_attr_str(n, "keep_aspect_ratio_policy", "stretch");
     if (!strcmp(pol, "not_larger"))

@@ -9,7 +9,19 @@
 #include "engine/kernels/kernel.h"
 
 enum { K_RNN, K_GRU, K_LSTM };
-enum { A_RELU, A_TANH, A_SIGMOID, A_AFFINE, A_LEAKY, A_THRESH, A_SCALEDTANH, A_HARDSIG, A_ELU, A_SOFTSIGN, A_SOFTPLUS };
+enum {
+    A_RELU,
+    A_TANH,
+    A_SIGMOID,
+    A_AFFINE,
+    A_LEAKY,
+    A_THRESH,
+    A_SCALEDTANH,
+    A_HARDSIG,
+    A_ELU,
+    A_SOFTSIGN,
+    A_SOFTPLUS
+};
 
 typedef struct rnn_act {
     int kind;
@@ -31,11 +43,16 @@ static const struct {
     int kind, n_params;
     double alpha, beta;
 } act_names[] = {
-    {"Relu", A_RELU, 0, 0, 0},           {"Tanh", A_TANH, 0, 0, 0},
-    {"Sigmoid", A_SIGMOID, 0, 0, 0},     {"Affine", A_AFFINE, 2, 1, 0},
-    {"LeakyRelu", A_LEAKY, 1, 0.01, 0},  {"ThresholdedRelu", A_THRESH, 1, 1, 0},
-    {"ScaledTanh", A_SCALEDTANH, 2, 1, 1}, {"HardSigmoid", A_HARDSIG, 2, 0.2, 0.5},
-    {"Elu", A_ELU, 1, 1, 0},             {"Softsign", A_SOFTSIGN, 0, 0, 0},
+    {"Relu", A_RELU, 0, 0, 0},
+    {"Tanh", A_TANH, 0, 0, 0},
+    {"Sigmoid", A_SIGMOID, 0, 0, 0},
+    {"Affine", A_AFFINE, 2, 1, 0},
+    {"LeakyRelu", A_LEAKY, 1, 0.01, 0},
+    {"ThresholdedRelu", A_THRESH, 1, 1, 0},
+    {"ScaledTanh", A_SCALEDTANH, 2, 1, 1},
+    {"HardSigmoid", A_HARDSIG, 2, 0.2, 0.5},
+    {"Elu", A_ELU, 1, 1, 0},
+    {"Softsign", A_SOFTSIGN, 0, 0, 0},
     {"Softplus", A_SOFTPLUS, 0, 0, 0},
 };
 
@@ -84,8 +101,7 @@ static void stv(ig_tensor *t, int64_t i, double v)
 
 static int parse_acts(ig_kstep *s, ig_error *err, rnn_state *st)
 {
-    static const int defaults[3][3] = {
-        {A_TANH, 0, 0}, {A_SIGMOID, A_TANH, 0}, {A_SIGMOID, A_TANH, A_TANH}};
+    static const int defaults[3][3] = {{A_TANH, 0, 0}, {A_SIGMOID, A_TANH, 0}, {A_SIGMOID, A_TANH, A_TANH}};
     int per = st->kind == K_RNN ? 1 : st->kind == K_GRU ? 2 : 3;
     const ig_attr *names = ig_node_attr(s->node, "activations");
     int na = 0, nb = 0;
@@ -108,7 +124,8 @@ static int parse_acts(ig_kstep *s, ig_error *err, rnn_state *st)
                 if (strlen(act_names[j].name) == nm->len && !strncasecmp(act_names[j].name, nm->ptr, nm->len))
                     found = j;
             if (found < 0)
-                return ig_kstep_fail(s, err, IG_EUNSUPPORTED, "unknown activation %.*s", (int)nm->len, nm->ptr);
+                return ig_kstep_fail(s, err, IG_EUNSUPPORTED, "unknown activation %.*s", (int)nm->len,
+                                     nm->ptr);
             a->kind = act_names[found].kind;
             a->alpha = act_names[found].alpha;
             a->beta = act_names[found].beta;
@@ -132,12 +149,15 @@ static int rnn_plan_kind(ig_kstep *s, ig_error *err, int kind)
     const ig_tensor *C0 = kind == K_LSTM && s->n_in > 6 ? s->in[6] : NULL;
     const ig_tensor *P = kind == K_LSTM && s->n_in > 7 ? s->in[7] : NULL;
     ig_dtype dt = X->dtype;
-    if (dt != IG_DT_FLOAT && dt != IG_DT_DOUBLE) return ig_kstep_fail(s, err, IG_EDTYPE, "X must be float or double");
+    if (dt != IG_DT_FLOAT && dt != IG_DT_DOUBLE)
+        return ig_kstep_fail(s, err, IG_EDTYPE, "X must be float or double");
     if (W->dtype != dt || R->dtype != dt || (B && B->dtype != dt) || (H0 && H0->dtype != dt) ||
         (C0 && C0->dtype != dt) || (P && P->dtype != dt))
         return ig_kstep_fail(s, err, IG_EDTYPE, "inputs must share X's dtype");
-    if (SL && SL->dtype != IG_DT_INT32) return ig_kstep_fail(s, err, IG_EDTYPE, "sequence_lens must be int32");
-    if (X->ndim != 3 || W->ndim != 3 || R->ndim != 3) return ig_kstep_fail(s, err, IG_ESHAPE, "X, W, R must be 3-D");
+    if (SL && SL->dtype != IG_DT_INT32)
+        return ig_kstep_fail(s, err, IG_EDTYPE, "sequence_lens must be int32");
+    if (X->ndim != 3 || W->ndim != 3 || R->ndim != 3)
+        return ig_kstep_fail(s, err, IG_ESHAPE, "X, W, R must be 3-D");
 
     rnn_state st0 = {0}, *st = &st0;
     st->kind = kind;
@@ -164,21 +184,22 @@ static int rnn_plan_kind(ig_kstep *s, ig_error *err, int kind)
     int64_t D = st->dirs, H = st->hid, I = st->in, Bt = st->batch, S = st->seq;
     if (H <= 0) return ig_kstep_fail(s, err, IG_EINVAL, "hidden_size must be positive");
     if (W->dims[0] != D || W->dims[1] != G * H || W->dims[2] != I)
-        return ig_kstep_fail(s, err, IG_ESHAPE, "W must be [%lld,%lld,%lld]", (long long)D, (long long)(G * H),
-                             (long long)I);
+        return ig_kstep_fail(s, err, IG_ESHAPE, "W must be [%lld,%lld,%lld]", (long long)D,
+                             (long long)(G * H), (long long)I);
     if (R->dims[0] != D || R->dims[1] != G * H || R->dims[2] != H)
-        return ig_kstep_fail(s, err, IG_ESHAPE, "R must be [%lld,%lld,%lld]", (long long)D, (long long)(G * H),
-                             (long long)H);
+        return ig_kstep_fail(s, err, IG_ESHAPE, "R must be [%lld,%lld,%lld]", (long long)D,
+                             (long long)(G * H), (long long)H);
     if (B && (B->ndim != 2 || B->dims[0] != D || B->dims[1] != 2 * G * H))
-        return ig_kstep_fail(s, err, IG_ESHAPE, "B must be [%lld,%lld]", (long long)D, (long long)(2 * G * H));
+        return ig_kstep_fail(s, err, IG_ESHAPE, "B must be [%lld,%lld]", (long long)D,
+                             (long long)(2 * G * H));
     if (SL && (SL->ndim != 1 || SL->dims[0] != Bt))
         return ig_kstep_fail(s, err, IG_ESHAPE, "sequence_lens must be [%lld]", (long long)Bt);
     int64_t sdims[3] = {st->layout ? Bt : D, st->layout ? D : Bt, H};
     for (int k = 0; k < 2; k++) {
         const ig_tensor *t = k ? C0 : H0;
         if (t && (t->ndim != 3 || t->dims[0] != sdims[0] || t->dims[1] != sdims[1] || t->dims[2] != H))
-            return ig_kstep_fail(s, err, IG_ESHAPE, "initial state must be [%lld,%lld,%lld]", (long long)sdims[0],
-                                 (long long)sdims[1], (long long)H);
+            return ig_kstep_fail(s, err, IG_ESHAPE, "initial state must be [%lld,%lld,%lld]",
+                                 (long long)sdims[0], (long long)sdims[1], (long long)H);
     }
     if (P && (P->ndim != 2 || P->dims[0] != D || P->dims[1] != 3 * H))
         return ig_kstep_fail(s, err, IG_ESHAPE, "P must be [%lld,%lld]", (long long)D, (long long)(3 * H));
@@ -218,8 +239,8 @@ static double clipv(const rnn_state *st, double v)
 }
 
 /* One time step of one batch row. x: [I], h/c: [H] updated in place. */
-static void cell(const rnn_state *st, int d, const double *W, const double *R, const double *Bs, const double *P,
-                 const double *x, double *h, double *c, double *g, double *tmp)
+static void cell(const rnn_state *st, int d, const double *W, const double *R, const double *Bs,
+                 const double *P, const double *x, double *h, double *c, double *g, double *tmp)
 {
     int64_t H = st->hid, I = st->in, G = st->gates;
     const rnn_act *a = st->act[d];
@@ -324,7 +345,8 @@ int ig__misc_rnn_run(ig_kstep *s)
                      x + (t * Bt + bb) * I, hb, cb, g, tmp);
                 if (Y)
                     for (int64_t j = 0; j < H; j++) {
-                        int64_t yi = st->layout ? ((bb * S + t) * D + d) * H + j : ((t * D + d) * Bt + bb) * H + j;
+                        int64_t yi =
+                            st->layout ? ((bb * S + t) * D + d) * H + j : ((t * D + d) * Bt + bb) * H + j;
                         stv(Y, yi, hb[j]);
                     }
             }
