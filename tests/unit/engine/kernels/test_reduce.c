@@ -357,6 +357,41 @@ static void test_einsum(void)
     y = ty.data;
     CHECK(ty.ndim == 2 && y[0] == 0 && y[1] == 4 && y[2] == 8 && y[3] == 9 && y[5] == 17);
     free(ty.data);
+    /* Elementwise, outer product and A.B^T on 2x3 / 3-vectors. */
+    double u[3] = {1, 2, 3}, v[3] = {4, 5, 6};
+    int64_t d1[1] = {3}, d2[2] = {2, 3};
+    ig_tensor tu = mk(IG_DT_DOUBLE, 1, d1, u), tv = mk(IG_DT_DOUBLE, 1, d1, v);
+    ig_tensor *uv[2] = {&tu, &tv};
+    eq[0] = a_str("equation", "i,j->ij");
+    CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, uv, 2, out, 1), 0);
+    y = ty.data;
+    CHECK(y[0] == 4 && y[1] == 5 && y[3] == 8 && y[8] == 18);
+    free(ty.data);
+    eq[0] = a_str("equation", "i,i->i");
+    CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, uv, 2, out, 1), 0);
+    y = ty.data;
+    CHECK(y[0] == 4 && y[1] == 10 && y[2] == 18);
+    free(ty.data);
+    ig_tensor tp = mk(IG_DT_DOUBLE, 2, d2, a), tq = mk(IG_DT_DOUBLE, 2, d2, b);
+    ig_tensor *pq[2] = {&tp, &tq};
+    eq[0] = a_str("equation", "ij,kj->ik");
+    CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, pq, 2, out, 1), 0);
+    y = ty.data;
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2; k++)
+            CHECK(close_to(y[i * 2 + k],
+                           a[i * 3] * b[k * 3] + a[i * 3 + 1] * b[k * 3 + 1] + a[i * 3 + 2] * b[k * 3 + 2]));
+    free(ty.data);
+    eq[0] = a_str("equation", "ij,jk");
+    int64_t d3[2] = {3, 2};
+    tq = mk(IG_DT_DOUBLE, 2, d3, b);
+    CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, pq, 2, out, 1), 0);
+    y = ty.data;
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2; k++)
+            CHECK(
+                close_to(y[i * 2 + k], a[i * 3] * b[k] + a[i * 3 + 1] * b[2 + k] + a[i * 3 + 2] * b[4 + k]));
+    free(ty.data);
     /* Implicit output: "ij" of a transpose "ji" sorts labels, giving the transpose. */
     eq[0] = a_str("equation", "bji");
     CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, in1, 1, out, 1), 0);
