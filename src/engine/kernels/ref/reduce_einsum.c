@@ -13,6 +13,7 @@ enum { EI_MAX_IN = 16, EI_LETTERS = 52, EI_MAX_LABELS = EI_LETTERS + IG_MAX_DIMS
 typedef struct {
     int n_in;
     int n_loop;                               /* output labels first, then summed labels */
+    int64_t ostr[EI_MAX_LABELS];              /* output stride of loop label l (0 when summed) */
     int n_out;                                /* output rank */
     int64_t ext[EI_MAX_LABELS];               /* extent of loop label l */
     int64_t stride[EI_MAX_IN][EI_MAX_LABELS]; /* element stride of operand k along loop label l */
@@ -184,6 +185,25 @@ int ig__rd_einsum_plan(ig_kstep *s, ig_error *err)
         st->numel_in[k] = ig_tensor_numel(x);
         scratch += (size_t)st->numel_in[k];
     }
+    int64_t os = 1;
+    for (int l = n_out - 1; l >= 0; l--) st->ostr[l] = os, os *= st->ext[l];
+    /* Matmul-like contractions ('bij,bjk->bik'): when the last output label is contiguous in the
+     * output and one operand and absent from the other, running it innermost (after the summed
+     * labels) turns the inner loop into a contiguous axpy instead of a strided dot. */
+    int lo = n_out - 1;
+    if (s->n_in == 2 && n_out >= 1 && st->n_loop > n_out && st->ostr[lo] == 1 &&
+        ((st->stride[0][lo] == 0 && st->stride[1][lo] == 1) ||
+         (st->stride[1][lo] == 0 && st->stride[0][lo] == 1))) {
+        int64_t e = st->ext[lo], o = st->ostr[lo], s0 = st->stride[0][lo], s1 = st->stride[1][lo];
+        for (int l = lo; l < st->n_loop - 1; l++) {
+            st->ext[l] = st->ext[l + 1];
+            st->ostr[l] = st->ostr[l + 1];
+            st->stride[0][l] = st->stride[0][l + 1];
+            st->stride[1][l] = st->stride[1][l + 1];
+        }
+        int last = st->n_loop - 1;
+        st->ext[last] = e, st->ostr[last] = o, st->stride[0][last] = s0, st->stride[1][last] = s1;
+    }
     st->int_domain = !rd_is_float(dt);
     s->scratch_bytes = (scratch + (size_t)st->numel_out) * 8;
     ig_kstep_set_output(s, 0, dt, n_out, odims);
@@ -198,18 +218,21 @@ int ig__rd_einsum_plan(ig_kstep *s, ig_error *err)
         for (int64_t i = 0; i < st->numel_out; i++) y[i] = 0;                                                \
         int nl = st->n_loop, last = nl - 1, nin = st->n_in;                                                  \
         int64_t idx[EI_MAX_LABELS] = {0}, off[EI_MAX_IN] = {0}, oo = 0;                                      \
-        int64_t ostr[EI_MAX_LABELS];                                                                         \
-        int64_t os = 1;                                                                                      \
-        for (int l = nl - 1; l >= 0; l--) {                                                                  \
-            ostr[l] = l < st->n_out ? os : 0;                                                                \
-            if (l < st->n_out) os *= st->ext[l];                                                             \
-        }                                                                                                    \
+        const int64_t *ostr = st->ostr;                                                                      \
         int64_t total = 1;                                                                                   \
         for (int l = 0; l < nl; l++) total *= st->ext[l];                                                    \
         if (total == 0) break;                                                                               \
         int64_t inner = nl ? st->ext[last] : 1, ostep = nl ? ostr[last] : 0;                                 \
         for (int64_t it = 0; it < total / inner; it++) {                                                     \
-            if (nin == 2 && ostep == 0) {                                                                    \
+            if (nin == 2 && ostep == 1 && st->stride[0][last] + st->stride[1][last] == 1 &&                  \
+                (st->stride[0][last] == 0 || st->stride[1][last] == 0)) {                                    \
+                /* One operand fixed along the innermost label, the other contiguous. */                     \
+                bool first_fixed = st->stride[0][last] == 0;                                                 \
+                const T av = xs[first_fixed ? 0 : 1][off[first_fixed ? 0 : 1]];                              \
+                const T *b = xs[first_fixed ? 1 : 0] + off[first_fixed ? 1 : 0];                             \
+                T *yo = y + oo;                                                                              \
+                for (int64_t j = 0; j < inner; j++) yo[j] += av * b[j];                                      \
+            } else if (nin == 2 && ostep == 0) {                                                             \
                 const T *a = xs[0] + off[0], *b = xs[1] + off[1];                                            \
                 int64_t sa = nl ? st->stride[0][last] : 0, sb = nl ? st->stride[1][last] : 0;                \
                 T acc = 0;                                                                                   \

@@ -142,7 +142,7 @@ int ig__rd_reduce_plan(ig_kstep *s, ig_error *err)
 
 /* ---- float rows: y[r] = reduce(x[r*L .. r*L+L)) ---- */
 
-static float row_f32(const float *p, int64_t L, const rd_opinfo *info)
+RD_HOT static float row_f32(const float *restrict p, int64_t L, const rd_opinfo *info)
 {
     float s = 0.0f;
     switch (info->map == MAP_EXP ? -1 : (int)info->cmb) {
@@ -165,7 +165,7 @@ static float row_f32(const float *p, int64_t L, const rd_opinfo *info)
     }
     case CMB_MAX: {
         float m = -INFINITY;
-        bool nan = false;
+        int nan = 0;
 #pragma omp simd reduction(max : m) reduction(| : nan)
         for (int64_t j = 0; j < L; j++) {
             m = p[j] > m ? p[j] : m;
@@ -175,7 +175,7 @@ static float row_f32(const float *p, int64_t L, const rd_opinfo *info)
     }
     case CMB_MIN: {
         float m = INFINITY;
-        bool nan = false;
+        int nan = 0;
 #pragma omp simd reduction(min : m) reduction(| : nan)
         for (int64_t j = 0; j < L; j++) {
             m = p[j] < m ? p[j] : m;

@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "engine/kernels/kernel.h"
+#include "engine/kernels/ref/reduce_util.h"
 
 /* ---- harness ---- */
 
@@ -356,6 +357,41 @@ static void test_einsum(void)
     y = ty.data;
     CHECK(ty.ndim == 2 && y[0] == 0 && y[1] == 4 && y[2] == 8 && y[3] == 9 && y[5] == 17);
     free(ty.data);
+    /* Elementwise, outer product and A.B^T on 2x3 / 3-vectors. */
+    double u[3] = {1, 2, 3}, v[3] = {4, 5, 6};
+    int64_t d1[1] = {3}, d2[2] = {2, 3};
+    ig_tensor tu = mk(IG_DT_DOUBLE, 1, d1, u), tv = mk(IG_DT_DOUBLE, 1, d1, v);
+    ig_tensor *uv[2] = {&tu, &tv};
+    eq[0] = a_str("equation", "i,j->ij");
+    CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, uv, 2, out, 1), 0);
+    y = ty.data;
+    CHECK(y[0] == 4 && y[1] == 5 && y[3] == 8 && y[8] == 18);
+    free(ty.data);
+    eq[0] = a_str("equation", "i,i->i");
+    CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, uv, 2, out, 1), 0);
+    y = ty.data;
+    CHECK(y[0] == 4 && y[1] == 10 && y[2] == 18);
+    free(ty.data);
+    ig_tensor tp = mk(IG_DT_DOUBLE, 2, d2, a), tq = mk(IG_DT_DOUBLE, 2, d2, b);
+    ig_tensor *pq[2] = {&tp, &tq};
+    eq[0] = a_str("equation", "ij,kj->ik");
+    CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, pq, 2, out, 1), 0);
+    y = ty.data;
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2; k++)
+            CHECK(close_to(y[i * 2 + k],
+                           a[i * 3] * b[k * 3] + a[i * 3 + 1] * b[k * 3 + 1] + a[i * 3 + 2] * b[k * 3 + 2]));
+    free(ty.data);
+    eq[0] = a_str("equation", "ij,jk");
+    int64_t d3[2] = {3, 2};
+    tq = mk(IG_DT_DOUBLE, 2, d3, b);
+    CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, pq, 2, out, 1), 0);
+    y = ty.data;
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 2; k++)
+            CHECK(
+                close_to(y[i * 2 + k], a[i * 3] * b[k] + a[i * 3 + 1] * b[2 + k] + a[i * 3 + 2] * b[4 + k]));
+    free(ty.data);
     /* Implicit output: "ij" of a transpose "ji" sorts labels, giving the transpose. */
     eq[0] = a_str("equation", "bji");
     CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, in1, 1, out, 1), 0);
@@ -398,8 +434,37 @@ static void test_det_and_losses(void)
     free(ty.data), free(tl.data);
 }
 
+static void test_float16(void)
+{
+    /* Every half survives the trip through float; rounding is to nearest even. */
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        float f = rd_f16_to_f32((uint16_t)h);
+        if (f == f && rd_f32_to_f16(f) != h) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_INT(rd_f32_to_f16(1.0f + 1.0f / 2048), 0x3c00); /* tie rounds to even */
+    CHECK_EQ_INT(rd_f32_to_f16(65520.0f), 0x7c00);           /* overflows to inf */
+    CHECK_EQ_INT(rd_f32_to_f16(5.9604645e-8f), 0x0001);      /* smallest subnormal */
+
+    uint16_t x[6];
+    for (int i = 0; i < 6; i++) x[i] = rd_f32_to_f16((float)i * 0.5f);
+    int64_t dims[2] = {2, 3}, ax = 1;
+    ig_tensor tx = mk(IG_DT_FLOAT16, 2, dims, x), ty = {0};
+    ig_tensor *in[1] = {&tx}, *out[1] = {&ty};
+    ig_attr at[2] = {a_int("keepdims", 0), a_ints("axes", &ax, 1)};
+    CHECK_EQ_INT(run_op("ReduceSum", 11, at, 2, in, 1, out, 1), 0);
+    CHECK(rd_f16_to_f32(((uint16_t *)ty.data)[0]) == 1.5f && rd_f16_to_f32(((uint16_t *)ty.data)[1]) == 6.0f);
+    free(ty.data);
+    CHECK_EQ_INT(run_op("Softmax", 13, NULL, 0, in, 1, out, 1), 0);
+    double s = exp(0.0) + exp(0.5) + exp(1.0);
+    CHECK(fabs(rd_f16_to_f32(((uint16_t *)ty.data)[2]) - exp(1.0) / s) < 1e-3);
+    free(ty.data);
+}
+
 int main(void)
 {
+    test_float16();
     test_reductions();
     test_reduce_noop_and_ints();
     test_softmax_opsets();
