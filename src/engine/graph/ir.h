@@ -107,6 +107,9 @@ const char *ig_node_attr_str(const ig_node *n, const char *name, const char *dfl
 const int64_t *ig_node_attr_ints(const ig_node *n, const char *name, int *count);
 const float *ig_node_attr_floats(const ig_node *n, const char *name, int *count);
 
+/* A name for messages: the node's name, else its first output's name, else its op type. */
+const char *ig_node_label(const ig_graph *g, const ig_node *n);
+
 /* Index of a value by name in g (not its parents), or -1. */
 int ig_graph_find_value(const ig_graph *g, const char *name);
 

@@ -18,6 +18,7 @@ typedef struct ig_kstep ig_kstep;
 /* One planned node. Owned by the plan; read-only during run except scratch and outputs' data. */
 struct ig_kstep {
     const ig_node *node;
+    const ig_graph *graph; /* the graph holding node, for names in messages */
     int n_in, n_out;
     /* in[i] is NULL for an omitted optional input. At plan time in[i]->data is non-NULL only when
      * the value is already known (an initializer or a folded constant); at run time always. */

@@ -27,7 +27,7 @@ typedef struct ig_onnx_model {
     struct ig_onnx_map {
         void *addr;
         size_t len;
-    } *maps;
+    } * maps;
 } ig_onnx_model;
 
 /* mmaps path and imports it. External data is resolved relative to the model's folder and confined
@@ -36,7 +36,8 @@ int ig_onnx_load(const char *path, ig_onnx_model **out, ig_error *err);
 
 /* Imports a model already in memory (borrowed; must outlive the model). base_dir confines external
  * data; NULL rejects any external data. */
-int ig_onnx_load_buffer(const void *buf, size_t len, const char *base_dir, ig_onnx_model **out, ig_error *err);
+int ig_onnx_load_buffer(const void *buf, size_t len, const char *base_dir, ig_onnx_model **out,
+                        ig_error *err);
 
 void ig_onnx_free(ig_onnx_model *m);
 
