@@ -9,8 +9,10 @@
     X(convtranspose)                                                                                         \
     X(maxpool)                                                                                               \
     X(averagepool)                                                                                           \
-    X(lppool) X(globalmaxpool) X(globalaveragepool) X(globallppool) X(maxunpool) X(maxroipool) X(matmul)     \
-        X(matmulinteger) X(qlinearmatmul) X(gemm)
+    X(lppool)                                                                                                \
+    X(globalmaxpool) X(globalaveragepool) X(globallppool) X(maxunpool) X(maxroipool) X(matmul)               \
+        X(matmulinteger) X(qlinearmatmul) X(gemm) X(batchnorm) X(instancenorm) X(layernorm) X(mvn) X(lrn)    \
+            X(lpnorm)
 
 #define IG__NN_DECL(k)                                                                                       \
     int ig__##k##_plan(ig_kstep *s, ig_error *err);                                                          \
@@ -41,5 +43,11 @@ const ig_kernel_def ig__kernels_nn[] = {
     ROW("MatMulInteger", 10, 0, U8_I8, matmulinteger),
     ROW("QLinearMatMul", 10, 0, U8_I8, qlinearmatmul),
     ROW("Gemm", 1, 0, F32_F64, gemm),
+    ROW("BatchNormalization", 1, 0, F32_F64, batchnorm),
+    ROW("InstanceNormalization", 1, 0, F32_F64, instancenorm),
+    ROW("LayerNormalization", 17, 0, F32_F64, layernorm),
+    ROW("MeanVarianceNormalization", 1, 0, F32_F64, mvn),
+    ROW("LRN", 1, 0, F32_F64, lrn),
+    ROW("LpNormalization", 1, 0, F32_F64, lpnorm),
     {0},
 };
