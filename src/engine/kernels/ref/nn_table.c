@@ -10,9 +10,10 @@
     X(maxpool)                                                                                               \
     X(averagepool)                                                                                           \
     X(lppool)                                                                                                \
-    X(globalmaxpool) X(globalaveragepool) X(globallppool) X(maxunpool) X(maxroipool) X(matmul)               \
-        X(matmulinteger) X(qlinearmatmul) X(gemm) X(batchnorm) X(instancenorm) X(layernorm) X(mvn) X(lrn)    \
-            X(lpnorm)
+    X(globalmaxpool)                                                                                         \
+    X(globalaveragepool) X(globallppool) X(maxunpool) X(maxroipool) X(matmul) X(matmulinteger)               \
+        X(qlinearmatmul) X(gemm) X(batchnorm) X(instancenorm) X(layernorm) X(mvn) X(lrn) X(lpnorm)           \
+            X(quantize) X(dequantize) X(dynquant)
 
 #define IG__NN_DECL(k)                                                                                       \
     int ig__##k##_plan(ig_kstep *s, ig_error *err);                                                          \
@@ -49,5 +50,8 @@ const ig_kernel_def ig__kernels_nn[] = {
     ROW("MeanVarianceNormalization", 1, 0, F32_F64, mvn),
     ROW("LRN", 1, 0, F32_F64, lrn),
     ROW("LpNormalization", 1, 0, F32_F64, lpnorm),
+    ROW("QuantizeLinear", 10, 0, 0, quantize),
+    ROW("DequantizeLinear", 10, 0, 0, dequantize),
+    ROW("DynamicQuantizeLinear", 11, 0, IG_TYPE(IG_DT_FLOAT), dynquant),
     {0},
 };
