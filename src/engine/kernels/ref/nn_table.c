@@ -11,9 +11,10 @@
     X(averagepool)                                                                                           \
     X(lppool)                                                                                                \
     X(globalmaxpool)                                                                                         \
-    X(globalaveragepool) X(globallppool) X(maxunpool) X(maxroipool) X(matmul) X(matmulinteger)               \
-        X(qlinearmatmul) X(gemm) X(batchnorm) X(instancenorm) X(layernorm) X(mvn) X(lrn) X(lpnorm)           \
-            X(quantize) X(dequantize) X(dynquant)
+    X(globalaveragepool)                                                                                     \
+    X(globallppool) X(maxunpool) X(maxroipool) X(matmul) X(matmulinteger) X(qlinearmatmul) X(gemm)           \
+        X(batchnorm) X(instancenorm) X(layernorm) X(mvn) X(lrn) X(lpnorm) X(quantize) X(dequantize)          \
+            X(dynquant) X(convinteger) X(qlinearconv)
 
 #define IG__NN_DECL(k)                                                                                       \
     int ig__##k##_plan(ig_kstep *s, ig_error *err);                                                          \
@@ -53,5 +54,7 @@ const ig_kernel_def ig__kernels_nn[] = {
     ROW("QuantizeLinear", 10, 0, 0, quantize),
     ROW("DequantizeLinear", 10, 0, 0, dequantize),
     ROW("DynamicQuantizeLinear", 11, 0, IG_TYPE(IG_DT_FLOAT), dynquant),
+    ROW("ConvInteger", 10, 0, U8_I8, convinteger),
+    ROW("QLinearConv", 10, 0, U8_I8, qlinearconv),
     {0},
 };
