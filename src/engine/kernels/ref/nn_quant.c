@@ -118,8 +118,9 @@ int ig__dynquant_plan(ig_kstep *s, ig_error *err)
     memset(&st, 0, sizeof(st));
     st.numel = ig_tensor_numel(x);
     ig_kstep_set_output(s, 0, IG_DT_UINT8, x->ndim, x->dims);
-    if (s->n_out > 1 && s->out[1]) ig_kstep_set_output(s, 1, IG_DT_FLOAT, 0, NULL);
-    if (s->n_out > 2 && s->out[2]) ig_kstep_set_output(s, 2, IG_DT_UINT8, 0, NULL);
+    static const int64_t scalar[1] = {1}; /* never read for rank 0, but must not be NULL */
+    if (s->n_out > 1 && s->out[1]) ig_kstep_set_output(s, 1, IG_DT_FLOAT, 0, scalar);
+    if (s->n_out > 2 && s->out[2]) ig_kstep_set_output(s, 2, IG_DT_UINT8, 0, scalar);
     return finish(s, err, &st);
 }
 
