@@ -118,26 +118,27 @@ size_t ig__gemm_scratch_bytes(size_t elem_size, int64_t m, int64_t n, int64_t k,
         size_t astride = round_up((int64_t)(kcmax * mcmax * sizeof(T)), 64);                                 \
         int64_t work = m * n * k;                                                                            \
         int nt = work > (1 << 17) ? n_threads : 1;                                                           \
-        for (int64_t j0 = 0; j0 < n; j0 += ncmax) {                                                          \
-            int64_t nc = n - j0 < ncmax ? n - j0 : ncmax;                                                    \
-            int64_t npanels = (nc + NR - 1) / NR;                                                            \
-            for (int64_t p0 = 0; p0 < k; p0 += kcmax) {                                                      \
-                int64_t kc = k - p0 < kcmax ? k - p0 : kcmax;                                                \
-                _Pragma("omp parallel for num_threads(nt) if(nt > 1)") for (int64_t jp = 0; jp < npanels;    \
-                                                                            jp++)                            \
-                {                                                                                            \
-                    int64_t jj = j0 + jp * NR;                                                               \
-                    int nr = n - jj < NR ? (int)(n - jj) : NR;                                               \
-                    NAME##_pack_b(tb, b, ldb, p0, kc, jj, nr, bpack + jp * kc * NR);                         \
-                }                                                                                            \
-                int64_t mblocks = (m + mcmax - 1) / mcmax;                                                   \
-                int64_t nchunks = (nc + NCHUNK - 1) / NCHUNK;                                                \
-                int64_t ntasks = mblocks * nchunks;                                                          \
-                _Pragma("omp parallel num_threads(nt) if(nt > 1)")                                           \
-                {                                                                                            \
-                    int tid = 0;                                                                             \
-                    IG__GEMM_TID(tid);                                                                       \
-                    T *apack = (T *)(abase + (size_t)tid * astride);                                         \
+        /* One parallel region per call: the pack and compute loops share it and meet at the                 \
+         * implicit barriers of their omp for, instead of forking threads per block. */                      \
+        _Pragma("omp parallel num_threads(nt) if(nt > 1)")                                                   \
+        {                                                                                                    \
+            int tid = 0;                                                                                     \
+            IG__GEMM_TID(tid);                                                                               \
+            T *apack = (T *)(abase + (size_t)tid * astride);                                                 \
+            for (int64_t j0 = 0; j0 < n; j0 += ncmax) {                                                      \
+                int64_t nc = n - j0 < ncmax ? n - j0 : ncmax;                                                \
+                int64_t npanels = (nc + NR - 1) / NR;                                                        \
+                for (int64_t p0 = 0; p0 < k; p0 += kcmax) {                                                  \
+                    int64_t kc = k - p0 < kcmax ? k - p0 : kcmax;                                            \
+                    _Pragma("omp for schedule(static)") for (int64_t jp = 0; jp < npanels; jp++)             \
+                    {                                                                                        \
+                        int64_t jj = j0 + jp * NR;                                                           \
+                        int nr = n - jj < NR ? (int)(n - jj) : NR;                                           \
+                        NAME##_pack_b(tb, b, ldb, p0, kc, jj, nr, bpack + jp * kc * NR);                     \
+                    }                                                                                        \
+                    int64_t mblocks = (m + mcmax - 1) / mcmax;                                               \
+                    int64_t nchunks = (nc + NCHUNK - 1) / NCHUNK;                                            \
+                    int64_t ntasks = mblocks * nchunks;                                                      \
                     int64_t packed_mb = -1;                                                                  \
                     _Pragma("omp for schedule(static)") for (int64_t t = 0; t < ntasks; t++)                 \
                     {                                                                                        \

@@ -9,8 +9,12 @@
     X(convtranspose)                                                                                         \
     X(maxpool)                                                                                               \
     X(averagepool)                                                                                           \
-    X(lppool) X(globalmaxpool) X(globalaveragepool) X(globallppool) X(maxunpool) X(maxroipool) X(matmul)     \
-        X(matmulinteger) X(qlinearmatmul) X(gemm)
+    X(lppool)                                                                                                \
+    X(globalmaxpool)                                                                                         \
+    X(globalaveragepool)                                                                                     \
+    X(globallppool) X(maxunpool) X(maxroipool) X(matmul) X(matmulinteger) X(qlinearmatmul) X(gemm)           \
+        X(batchnorm) X(instancenorm) X(layernorm) X(mvn) X(lrn) X(lpnorm) X(quantize) X(dequantize)          \
+            X(dynquant) X(convinteger) X(qlinearconv)
 
 #define IG__NN_DECL(k)                                                                                       \
     int ig__##k##_plan(ig_kstep *s, ig_error *err);                                                          \
@@ -41,5 +45,16 @@ const ig_kernel_def ig__kernels_nn[] = {
     ROW("MatMulInteger", 10, 0, U8_I8, matmulinteger),
     ROW("QLinearMatMul", 10, 0, U8_I8, qlinearmatmul),
     ROW("Gemm", 1, 0, F32_F64, gemm),
+    ROW("BatchNormalization", 1, 0, F32_F64, batchnorm),
+    ROW("InstanceNormalization", 1, 0, F32_F64, instancenorm),
+    ROW("LayerNormalization", 17, 0, F32_F64, layernorm),
+    ROW("MeanVarianceNormalization", 1, 0, F32_F64, mvn),
+    ROW("LRN", 1, 0, F32_F64, lrn),
+    ROW("LpNormalization", 1, 0, F32_F64, lpnorm),
+    ROW("QuantizeLinear", 10, 0, 0, quantize),
+    ROW("DequantizeLinear", 10, 0, 0, dequantize),
+    ROW("DynamicQuantizeLinear", 11, 0, IG_TYPE(IG_DT_FLOAT), dynquant),
+    ROW("ConvInteger", 10, 0, U8_I8, convinteger),
+    ROW("QLinearConv", 10, 0, U8_I8, qlinearconv),
     {0},
 };
