@@ -70,6 +70,7 @@ int ig__ctl_loop_run(ig_kstep *s)
         if (ig_tensor_numel(m) != 1 || m->dtype != IG_DT_INT64)
             return ig_kstep_fail(s, err, IG_EINVAL, "M must be a single int64");
         max_trip = *(const int64_t *)m->data;
+        if (max_trip < 0) max_trip = 0; /* -1 stands for "no limit" only when M is absent */
     }
     bool cond = true;
     if (c) {
