@@ -350,11 +350,10 @@ static int walk(const tree_state *st, int idx, const double *x)
 {
     for (int steps = 0; steps <= st->n_nodes; steps++) {
         const tnode *t = &st->nodes[idx];
+        if (t->mode == M_LEAF) return idx;
         double v = x[t->feature];
         int go;
         switch (t->mode) {
-        case M_LEAF:
-            return idx;
         case M_LEQ:
             go = v <= t->value;
             break;
