@@ -101,6 +101,13 @@ void ig_kernel_foreach_op(void (*f)(const char *domain, const char *op, void *ct
  * until the end of the current run. */
 int ig_kstep_alloc_output(ig_kstep *s, int i, ig_dtype dt, int ndim, const int64_t *dims);
 
+/* The current run's error record, so a kernel that runs subgraphs can pass their reasons on; NULL
+ * outside a run. */
+ig_error *ig_kstep_error(const ig_kstep *s);
+/* Zeroed memory that lives until the end of the current run (64-byte aligned), or NULL. For kernels
+ * whose working memory depends on data, such as the bodies of loops. */
+void *ig_kstep_alloc(const ig_kstep *s, size_t bytes);
+
 /* Runs subgraph g (an attribute of s->node) once. inputs bind g's inputs in order; names g takes
  * from enclosing scopes resolve through s. On success outputs[0..n_outputs) describe g's outputs;
  * their data lives until the end of the current run. */

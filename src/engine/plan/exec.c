@@ -96,6 +96,16 @@ int ig_kstep_alloc_output(ig_kstep *s, int i, ig_dtype dt, int ndim, const int64
     return s->out[i]->data ? 0 : IG_ENOMEM;
 }
 
+ig_error *ig_kstep_error(const ig_kstep *s)
+{
+    return s->exec ? s->exec->err : NULL;
+}
+
+void *ig_kstep_alloc(const ig_kstep *s, size_t bytes)
+{
+    return s->exec ? ig_arena_alloc(s->exec->dyn, bytes ? bytes : 1, 64) : NULL;
+}
+
 void ig_kstep_set_output(ig_kstep *s, int i, ig_dtype dt, int ndim, const int64_t *dims)
 {
     ig_tensor *t = s->out[i];

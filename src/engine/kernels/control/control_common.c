@@ -1,19 +1,7 @@
-/* Helpers shared by If, Loop and Scan: run-lifetime memory and error record from the executor,
- * subgraph attributes, output checks and copies. */
+/* Helpers shared by If, Loop and Scan: subgraph attributes, output checks and copies. */
 #include <string.h>
 
 #include "engine/kernels/control/control_ops.h"
-#include "engine/plan/plan.h"
-
-ig_error *ig__ctl_err(const ig_kstep *s)
-{
-    return s->exec ? s->exec->err : NULL;
-}
-
-void *ig__ctl_alloc(const ig_kstep *s, size_t bytes)
-{
-    return s->exec ? ig_arena_alloc(s->exec->dyn, bytes ? bytes : 1, 64) : NULL;
-}
 
 const ig_graph *ig__ctl_graph(const ig_node *n, const char *name)
 {
@@ -27,7 +15,7 @@ int ig__ctl_tensor_outputs(const ig_kstep *s, const ig_graph *g, int first)
         const ig_value_info *vi = &g->values[g->outputs[i]].info;
         if (!vi->is_tensor && vi->dtype == IG_DT_UNDEFINED)
             return ig_kstep_fail(
-                s, ig__ctl_err(s), IG_EUNSUPPORTED,
+                s, ig_kstep_error(s), IG_EUNSUPPORTED,
                 "subgraph output '%s' is a sequence or optional value, which is not supported",
                 g->values[g->outputs[i]].name);
     }
@@ -38,7 +26,7 @@ int ig__ctl_copy_out(ig_kstep *s, int i, const ig_tensor *t)
 {
     if (i >= s->n_out || !s->out[i]) return 0;
     int r = ig_kstep_alloc_output(s, i, t->dtype, t->ndim, t->dims);
-    if (r) return ig_kstep_fail(s, ig__ctl_err(s), r, "cannot allocate output %d", i);
+    if (r) return ig_kstep_fail(s, ig_kstep_error(s), r, "cannot allocate output %d", i);
     size_t nb = ig_tensor_nbytes(t);
     if (nb && nb != SIZE_MAX) memcpy(s->out[i]->data, t->data, nb);
     return 0;

@@ -3,7 +3,7 @@
 
 int ig__ctl_if_run(ig_kstep *s)
 {
-    ig_error *err = ig__ctl_err(s);
+    ig_error *err = ig_kstep_error(s);
     const ig_tensor *c = s->n_in > 0 ? s->in[0] : NULL;
     if (!c || ig_tensor_numel(c) != 1 || c->dtype != IG_DT_BOOL)
         return ig_kstep_fail(s, err, IG_EINVAL, "cond must be a single bool");

@@ -11,7 +11,7 @@ static int stack_out(ig_kstep *s, int idx, const ig_graph *body, int body_out, c
                      int64_t n_iter, int stride)
 {
     if (idx >= s->n_out || !s->out[idx]) return 0;
-    ig_error *err = ig__ctl_err(s);
+    ig_error *err = ig_kstep_error(s);
     int64_t d[IG_MAX_DIMS];
     int nd;
     ig_dtype dt;
@@ -45,7 +45,7 @@ static int stack_out(ig_kstep *s, int idx, const ig_graph *body, int body_out, c
 
 int ig__ctl_loop_run(ig_kstep *s)
 {
-    ig_error *err = ig__ctl_err(s);
+    ig_error *err = ig_kstep_error(s);
     const ig_graph *body = ig__ctl_graph(s->node, "body");
     if (!body) return ig_kstep_fail(s, err, IG_EINVAL, "missing body");
     int n_carried = s->n_in - 2;
@@ -81,8 +81,8 @@ int ig__ctl_loop_run(ig_kstep *s)
 
     /* in: [iter, cond, carried...]; out: [cond, carried..., scan...] per iteration. */
     int n_bin = n_carried + 2, n_bout = body->n_outputs;
-    ig_tensor *bin = ig__ctl_alloc(s, sizeof(ig_tensor) * (size_t)n_bin);
-    ig_tensor *bout = ig__ctl_alloc(s, sizeof(ig_tensor) * (size_t)n_bout);
+    ig_tensor *bin = ig_kstep_alloc(s, sizeof(ig_tensor) * (size_t)n_bin);
+    ig_tensor *bout = ig_kstep_alloc(s, sizeof(ig_tensor) * (size_t)n_bout);
     if (!bin || !bout) return ig_kstep_fail(s, err, IG_ENOMEM, "out of memory");
     for (int i = 0; i < n_carried; i++) bin[i + 2] = *s->in[i + 2];
     ig_tensor *scans = NULL; /* n_scan tensors per iteration */
@@ -90,8 +90,8 @@ int ig__ctl_loop_run(ig_kstep *s)
     r = 0;
     while ((max_trip < 0 || n_iter < max_trip) && cond) {
         /* Fresh cells each iteration: a body output may be its own input, and scans keep them. */
-        int64_t *it = ig__ctl_alloc(s, sizeof(int64_t));
-        unsigned char *cv = ig__ctl_alloc(s, 1);
+        int64_t *it = ig_kstep_alloc(s, sizeof(int64_t));
+        unsigned char *cv = ig_kstep_alloc(s, 1);
         if (!it || !cv) {
             r = ig_kstep_fail(s, err, IG_ENOMEM, "out of memory");
             break;

@@ -10,10 +10,6 @@ int ig__ctl_loop_run(ig_kstep *s);
 int ig__ctl_scan_run(ig_kstep *s);
 int ig__ctl_plan(ig_kstep *s, ig_error *err);
 
-/* The run's error record, so a subgraph's own failure reason reaches the caller. */
-ig_error *ig__ctl_err(const ig_kstep *s);
-/* Run-lifetime memory (zeroed), NULL on exhaustion. */
-void *ig__ctl_alloc(const ig_kstep *s, size_t bytes);
 /* GRAPH attribute, or NULL. */
 const ig_graph *ig__ctl_graph(const ig_node *n, const char *name);
 /* Fails unless every output of g from index `first` on is declared a tensor (sequence and optional

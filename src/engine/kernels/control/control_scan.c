@@ -36,7 +36,7 @@ static int take(const seq *q, const ig_tensor *x, int axis, int64_t t, ig_tensor
     out->ndim = x->ndim - 1;
     memcpy(out->dims, x->dims, sizeof(int64_t) * (size_t)axis);
     memcpy(out->dims + axis, x->dims + axis + 1, sizeof(int64_t) * (size_t)(x->ndim - 1 - axis));
-    char *dst = ig__ctl_alloc(q->s, (size_t)outer * inner);
+    char *dst = ig_kstep_alloc(q->s, (size_t)outer * inner);
     if (!dst) return IG_ENOMEM;
     const char *src = x->data;
     for (int64_t o = 0; o < outer; o++) memcpy(dst + o * inner, src + ((size_t)(o * n + t)) * inner, inner);
@@ -57,7 +57,7 @@ static void place(void *dst, const ig_tensor *elem, int axis, int64_t n, int64_t
 
 static int run_seq(seq *q)
 {
-    ig_error *err = ig__ctl_err(q->s);
+    ig_error *err = ig_kstep_error(q->s);
     int r;
     for (int64_t t = 0; t < q->len; t++) {
         for (int j = 0; j < q->m; j++) {
@@ -110,7 +110,7 @@ static int emit9(seq *q, int kk, const ig_tensor *elem, int64_t t)
         int r = elem->ndim;
         int64_t ax = o->axes[kk] < 0 ? o->axes[kk] + r + 1 : o->axes[kk];
         if (ax < 0 || ax > r || r + 1 > IG_MAX_DIMS)
-            return ig_kstep_fail(s, ig__ctl_err(s), IG_EINVAL, "scan_output_axes[%d] out of range", kk);
+            return ig_kstep_fail(s, ig_kstep_error(s), IG_EINVAL, "scan_output_axes[%d] out of range", kk);
         o->axes[kk] = ax;
         o->first[kk] = *elem;
         int64_t d[IG_MAX_DIMS];
@@ -118,9 +118,9 @@ static int emit9(seq *q, int kk, const ig_tensor *elem, int64_t t)
         d[ax] = o->n;
         memcpy(d + ax + 1, elem->dims + ax, sizeof(int64_t) * (size_t)(r - ax));
         int rc = ig_kstep_alloc_output(s, idx, elem->dtype, r + 1, d);
-        if (rc) return ig_kstep_fail(s, ig__ctl_err(s), rc, "cannot allocate output %d", idx);
+        if (rc) return ig_kstep_fail(s, ig_kstep_error(s), rc, "cannot allocate output %d", idx);
     } else if (!same_shape(elem, &o->first[kk])) {
-        return ig_kstep_fail(s, ig__ctl_err(s), IG_ESHAPE, "scan output %d changes shape between iterations",
+        return ig_kstep_fail(s, ig_kstep_error(s), IG_ESHAPE, "scan output %d changes shape between iterations",
                              kk);
     }
     place(s->out[idx]->data, elem, (int)o->axes[kk], o->n, o->dirs[kk] ? o->n - 1 - t : t);
@@ -132,14 +132,14 @@ static int attr_list(ig_kstep *s, const char *name, int want, int64_t *dst, int6
     int n = 0;
     const int64_t *v = ig_node_attr_ints(s->node, name, &n);
     if (v && n != want)
-        return ig_kstep_fail(s, ig__ctl_err(s), IG_EINVAL, "%s has %d values, expected %d", name, n, want);
+        return ig_kstep_fail(s, ig_kstep_error(s), IG_EINVAL, "%s has %d values, expected %d", name, n, want);
     for (int i = 0; i < want; i++) dst[i] = v ? v[i] : dflt;
     return 0;
 }
 
 static int scan9(ig_kstep *s, const ig_graph *body, int m)
 {
-    ig_error *err = ig__ctl_err(s);
+    ig_error *err = ig_kstep_error(s);
     int n_state = s->n_in - m, k = body->n_outputs - n_state;
     if (n_state < 0 || k < 0 || body->n_inputs != n_state + m || s->n_out > n_state + k)
         return ig_kstep_fail(s, err, IG_EINVAL,
@@ -167,9 +167,9 @@ static int scan9(ig_kstep *s, const ig_graph *body, int m)
         len = x->dims[in_ax[j]];
     }
     if (len < 0) return ig_kstep_fail(s, err, IG_EINVAL, "Scan needs at least one scan input");
-    ig_tensor *bin = ig__ctl_alloc(s, sizeof(ig_tensor) * (size_t)(n_state + m));
-    ig_tensor *bout = ig__ctl_alloc(s, sizeof(ig_tensor) * (size_t)(n_state + k));
-    ig_tensor *xs = ig__ctl_alloc(s, sizeof(ig_tensor) * (size_t)(m ? m : 1));
+    ig_tensor *bin = ig_kstep_alloc(s, sizeof(ig_tensor) * (size_t)(n_state + m));
+    ig_tensor *bout = ig_kstep_alloc(s, sizeof(ig_tensor) * (size_t)(n_state + k));
+    ig_tensor *xs = ig_kstep_alloc(s, sizeof(ig_tensor) * (size_t)(m ? m : 1));
     if (!bin || !bout || !xs) return ig_kstep_fail(s, err, IG_ENOMEM, "out of memory");
     for (int i = 0; i < n_state; i++) {
         if (!s->in[i]) return ig_kstep_fail(s, err, IG_EINVAL, "state input %d is missing", i);
@@ -206,15 +206,15 @@ static int emit8(seq *q, int kk, const ig_tensor *elem, int64_t t)
     if (idx >= s->n_out || !s->out[idx]) return 0;
     if (!o->have[kk]) {
         if (elem->ndim + 2 > IG_MAX_DIMS)
-            return ig_kstep_fail(s, ig__ctl_err(s), IG_ESHAPE, "output rank too large");
+            return ig_kstep_fail(s, ig_kstep_error(s), IG_ESHAPE, "output rank too large");
         int64_t d[IG_MAX_DIMS] = {o->batch, o->n};
         memcpy(d + 2, elem->dims, sizeof(int64_t) * (size_t)elem->ndim);
         int rc = ig_kstep_alloc_output(s, idx, elem->dtype, elem->ndim + 2, d);
-        if (rc) return ig_kstep_fail(s, ig__ctl_err(s), rc, "cannot allocate output %d", idx);
+        if (rc) return ig_kstep_fail(s, ig_kstep_error(s), rc, "cannot allocate output %d", idx);
         o->first[kk] = *elem;
         o->have[kk] = true;
     } else if (!same_shape(elem, &o->first[kk])) {
-        return ig_kstep_fail(s, ig__ctl_err(s), IG_ESHAPE, "scan output %d changes shape between iterations",
+        return ig_kstep_fail(s, ig_kstep_error(s), IG_ESHAPE, "scan output %d changes shape between iterations",
                              kk);
     }
     size_t each = ig_tensor_nbytes(elem);
@@ -233,7 +233,7 @@ static ig_tensor batch_view(const ig_tensor *t, int64_t b)
 
 static int scan8(ig_kstep *s, const ig_graph *body, int m)
 {
-    ig_error *err = ig__ctl_err(s);
+    ig_error *err = ig_kstep_error(s);
     int n_state = s->n_in - 1 - m, k = body->n_outputs - n_state;
     if (n_state < 0 || k < 0 || body->n_inputs != n_state + m || s->n_out > n_state + k)
         return ig_kstep_fail(s, err, IG_EINVAL,
@@ -268,9 +268,9 @@ static int scan8(ig_kstep *s, const ig_graph *body, int m)
         if (i < s->n_out && s->out[i] &&
             (r = ig_kstep_alloc_output(s, i, s->in[1 + i]->dtype, s->in[1 + i]->ndim, s->in[1 + i]->dims)))
             return ig_kstep_fail(s, err, r, "cannot allocate output %d", i);
-    ig_tensor *bin = ig__ctl_alloc(s, sizeof(ig_tensor) * (size_t)(n_state + m));
-    ig_tensor *bout = ig__ctl_alloc(s, sizeof(ig_tensor) * (size_t)(n_state + k));
-    ig_tensor *xs = ig__ctl_alloc(s, sizeof(ig_tensor) * (size_t)(m ? m : 1));
+    ig_tensor *bin = ig_kstep_alloc(s, sizeof(ig_tensor) * (size_t)(n_state + m));
+    ig_tensor *bout = ig_kstep_alloc(s, sizeof(ig_tensor) * (size_t)(n_state + k));
+    ig_tensor *xs = ig_kstep_alloc(s, sizeof(ig_tensor) * (size_t)(m ? m : 1));
     if (!bin || !bout || !xs) return ig_kstep_fail(s, err, IG_ENOMEM, "out of memory");
     for (int j = 0; j < m; j++) ax[j] = 0;
     out8 o = {.batch = batch, .n = n};
@@ -303,10 +303,10 @@ static int scan8(ig_kstep *s, const ig_graph *body, int m)
 int ig__ctl_scan_run(ig_kstep *s)
 {
     const ig_graph *body = ig__ctl_graph(s->node, "body");
-    if (!body) return ig_kstep_fail(s, ig__ctl_err(s), IG_EINVAL, "missing body");
+    if (!body) return ig_kstep_fail(s, ig_kstep_error(s), IG_EINVAL, "missing body");
     int64_t m = ig_node_attr_int(s->node, "num_scan_inputs", -1);
     if (m < 1 || m > s->n_in)
-        return ig_kstep_fail(s, ig__ctl_err(s), IG_EINVAL, "bad num_scan_inputs %lld", (long long)m);
+        return ig_kstep_fail(s, ig_kstep_error(s), IG_EINVAL, "bad num_scan_inputs %lld", (long long)m);
     int r = ig__ctl_tensor_outputs(s, body, 0);
     if (r) return r;
     return s->node->opset < 9 ? scan8(s, body, (int)m) : scan9(s, body, (int)m);
