@@ -1,8 +1,19 @@
 /* Table of the misc reference kernels (see kernel.h): resampling, detection, recurrent, signal and
- * random-number operators. */
+ * random-number, string/text-feature and training-optimizer operators. */
 #include <stdlib.h>
 
 #include "engine/kernels/kernel.h"
+
+int ig__misc_strnorm_plan(ig_kstep *s, ig_error *err);
+int ig__misc_strnorm_run(ig_kstep *s);
+void ig__misc_strnorm_destroy(void *state);
+int ig__misc_tfidf_plan(ig_kstep *s, ig_error *err);
+int ig__misc_tfidf_run(ig_kstep *s);
+void ig__misc_tfidf_destroy(void *state);
+int ig__misc_adagrad_plan(ig_kstep *s, ig_error *err);
+int ig__misc_adam_plan(ig_kstep *s, ig_error *err);
+int ig__misc_momentum_plan(ig_kstep *s, ig_error *err);
+int ig__misc_optim_run(ig_kstep *s);
 
 #define PLAN(name) int ig__misc_##name##_plan(ig_kstep *s, ig_error *err);
 #define RUN(name) int ig__misc_##name##_run(ig_kstep *s);
@@ -26,6 +37,7 @@ PLAN(runiform_like) PLAN(rnormal_like) PLAN(bernoulli) RUN(random)
 #define FD (IG_TYPE(IG_DT_FLOAT) | IG_TYPE(IG_DT_DOUBLE))
 #define INTS32_64 (IG_TYPE(IG_DT_INT32) | IG_TYPE(IG_DT_INT64))
 #define NOFOLD IG_KF_NO_FOLD
+#define TRAINING "ai.onnx.preview.training"
 
 const ig_kernel_def ig__kernels_misc[] = {
     {"", "Resize", 10, 0, 0, 0, "ref", ig__misc_resize_plan, ig__misc_resize_run, ig__misc_resize_destroy, 0},
@@ -53,5 +65,12 @@ const ig_kernel_def ig__kernels_misc[] = {
     {"", "RandomNormalLike", 1, 0, 0, 0, "ref", ig__misc_rnormal_like_plan, ig__misc_random_run, misc_free,
      NOFOLD},
     {"", "Bernoulli", 15, 0, FD, 0, "ref", ig__misc_bernoulli_plan, ig__misc_random_run, misc_free, NOFOLD},
+    {"", "StringNormalizer", 10, 0, IG_TYPE(IG_DT_STRING), 0, "ref", ig__misc_strnorm_plan,
+     ig__misc_strnorm_run, ig__misc_strnorm_destroy, 0},
+    {"", "TfIdfVectorizer", 9, 0, INTS32_64 | IG_TYPE(IG_DT_STRING), 0, "ref", ig__misc_tfidf_plan,
+     ig__misc_tfidf_run, ig__misc_tfidf_destroy, 0},
+    {TRAINING, "Adagrad", 1, 0, FD, 0, "ref", ig__misc_adagrad_plan, ig__misc_optim_run, misc_free, 0},
+    {TRAINING, "Adam", 1, 0, FD, 0, "ref", ig__misc_adam_plan, ig__misc_optim_run, misc_free, 0},
+    {TRAINING, "Momentum", 1, 0, FD, 0, "ref", ig__misc_momentum_plan, ig__misc_optim_run, misc_free, 0},
     {0},
 };
