@@ -122,6 +122,8 @@ static int plan_cast_to(ig_kstep *s, ig_error *err, int64_t to)
     if (to <= 0 || to >= IG_DT_COUNT)
         return ig_kstep_fail(s, err, IG_EINVAL, "unknown target dtype %lld", (long long)to);
     ig__bcast_fn fns[IG_DT_COUNT] = {NULL};
+    if (to == IG_DT_STRING && from != IG_DT_STRING) /* the next table row formats text */
+        return ig_kstep_fail(s, err, IG_EUNSUPPORTED, "Cast to STRING needs run-time allocation");
     if (from == IG_DT_STRING && to == IG_DT_STRING)
         fns[from] = ig__ew_copy_fn(sizeof(ig_string));
     else if (from == IG_DT_STRING)

@@ -20,7 +20,8 @@
 /* Plan functions of the table (run is ig__ew_run unless named). */
 #define IG__EW_PLANS(X)                                                                                      \
     X(add)                                                                                                   \
-    X(sub) X(mul) X(div) X(pow) X(mod) X(bitshift) X(prelu) X(sum) X(mean) X(max_) X(min_) X(equal) X(less)  \
+    X(sub)                                                                                                   \
+    X(mul) X(div) X(pow) X(mod) X(bitshift) X(prelu) X(sum) X(mean) X(max_) X(min_) X(equal) X(less)         \
         X(greater) X(less_equal) X(greater_equal) X(and_) X(or_) X(xor_) X(not_) X(where) X(expand) X(clip)  \
             X(abs_) X(neg) X(sign) X(reciprocal) X(floor_) X(ceil_) X(round_) X(sqrt_) X(exp_) X(log_)       \
                 X(erf_) X(sin_) X(cos_) X(tan_) X(asin_) X(acos_) X(atan_) X(sinh_) X(cosh_) X(tanh_)        \
@@ -31,6 +32,8 @@
 IG__EW_PLANS(IG__EW_DECLARE_PLAN)
 #undef IG__EW_DECLARE_PLAN
 int ig__ew_run_clip(ig_kstep *s);
+/* Cast to STRING, an IG_KF_ALLOCS_OUTPUTS kernel tried after the plain Cast declines. */
+int ig__ew_run_cast_string(ig_kstep *s);
 
 #endif
 
@@ -167,7 +170,8 @@ void ig__ew_float_to_half(ig_dtype dt, const float *src, void *dst, int64_t n, i
 /* Plan functions of the table (run is ig__ew_run unless named). */
 #define IG__EW_PLANS(X)                                                                                      \
     X(add)                                                                                                   \
-    X(sub) X(mul) X(div) X(pow) X(mod) X(bitshift) X(prelu) X(sum) X(mean) X(max_) X(min_) X(equal) X(less)  \
+    X(sub)                                                                                                   \
+    X(mul) X(div) X(pow) X(mod) X(bitshift) X(prelu) X(sum) X(mean) X(max_) X(min_) X(equal) X(less)         \
         X(greater) X(less_equal) X(greater_equal) X(and_) X(or_) X(xor_) X(not_) X(where) X(expand) X(clip)  \
             X(abs_) X(neg) X(sign) X(reciprocal) X(floor_) X(ceil_) X(round_) X(sqrt_) X(exp_) X(log_)       \
                 X(erf_) X(sin_) X(cos_) X(tan_) X(asin_) X(acos_) X(atan_) X(sinh_) X(cosh_) X(tanh_)        \
@@ -178,5 +182,7 @@ void ig__ew_float_to_half(ig_dtype dt, const float *src, void *dst, int64_t n, i
 IG__EW_PLANS(IG__EW_DECLARE_PLAN)
 #undef IG__EW_DECLARE_PLAN
 int ig__ew_run_clip(ig_kstep *s);
+/* Cast to STRING, an IG_KF_ALLOCS_OUTPUTS kernel tried after the plain Cast declines. */
+int ig__ew_run_cast_string(ig_kstep *s);
 
 #endif

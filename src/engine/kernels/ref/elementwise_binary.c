@@ -30,6 +30,7 @@ static ig__ew_fns min__fns = {IG__EW_NUMS(IG__EW_ENTRY, min_)};
 /* Mean's finish: scale the sum by 1/n */
 IG__EW_FLOATS(IG__EW_DEF_UNARY, mean_fin, x *(T)c->d[0])
 static ig__ew_fns mean_fin_fns = {IG__EW_FLOATS(IG__EW_ENTRY, mean_fin)};
+static ig__ew_fns mean_fns = {IG__EW_FLOATS(IG__EW_ENTRY, add)}; /* Mean is float-only */
 
 BINARY_OP(prelu, IG__EW_SIGNED, x < 0 ? x * y : x)
 
@@ -185,7 +186,7 @@ PLAN_BINARY(prelu)
         return ig__ew_plan(s, err, &spec, NULL);                                                             \
     }
 PLAN_VARIADIC(sum, add_fns, NULL)
-PLAN_VARIADIC(mean, add_fns, mean_fin_fns)
+PLAN_VARIADIC(mean, mean_fns, mean_fin_fns)
 PLAN_VARIADIC(max_, max__fns, NULL)
 PLAN_VARIADIC(min_, min__fns, NULL)
 

@@ -91,6 +91,29 @@ static size_t align64(size_t v)
     return (v + 63) & ~(size_t)63;
 }
 
+/* Before opset 7, binary ops broadcast B only when asked (broadcast=1), aligning B's dims with A's
+ * from `axis` on, and PRelu's slope ran along the channel axis. Expresses that as a view of B with
+ * the ones that numpy broadcasting needs; the data is the same. */
+static bool legacy_view(const ig_kstep *s, ig_tensor *view)
+{
+    const ig_tensor *a = s->in[0], *b = s->in[1];
+    if (s->node->opset >= 7 || b->ndim >= a->ndim) return false;
+    int64_t axis;
+    if (!strcmp(s->node->op_type, "PRelu")) {
+        if (b->ndim != 1 || a->ndim < 2 || b->dims[0] != a->dims[1]) return false;
+        axis = 1;
+    } else {
+        if (!ig_node_attr_int(s->node, "broadcast", 0)) return false;
+        axis = ig_node_attr_int(s->node, "axis", a->ndim - b->ndim);
+        if (axis < 0) axis += a->ndim;
+        if (axis < 0 || axis + b->ndim > a->ndim) return false;
+    }
+    *view = *b;
+    view->ndim = a->ndim;
+    for (int k = 0; k < a->ndim; k++) view->dims[k] = k >= axis && k < axis + b->ndim ? b->dims[k - axis] : 1;
+    return true;
+}
+
 int ig__ew_plan(ig_kstep *s, ig_error *err, const ig__ew_spec *spec, const ig__ew_attrs *attrs)
 {
     int n = spec->n_in ? spec->n_in : s->n_in;
@@ -115,7 +138,9 @@ int ig__ew_plan(ig_kstep *s, ig_error *err, const ig__ew_spec *spec, const ig__e
     int64_t dims[IG_MAX_DIMS];
     char why[400];
     const ig_tensor *shp[IG__EW_MAX_VARIADIC + 1];
+    ig_tensor legacy_b;
     for (int k = 0; k < n; k++) shp[k] = s->in[k];
+    if (n == 2 && legacy_view(s, &legacy_b)) shp[1] = &legacy_b;
     if (spec->shape_only) shp[n] = spec->shape_only;
     if (ig__bcast_shape(shp, n + (spec->shape_only != NULL), &nd, dims, why, sizeof why))
         return ig_kstep_fail(s, err, IG_ESHAPE, "%s", why);
@@ -141,7 +166,7 @@ int ig__ew_plan(ig_kstep *s, ig_error *err, const ig__ew_spec *spec, const ig__e
     }
     int rc = 0;
     if (!spec->variadic) {
-        rc = ig__bcast_init(&st->bc[0], (const ig_tensor *const *)s->in, n, nd, dims);
+        rc = ig__bcast_init(&st->bc[0], shp, n, nd, dims);
     } else if (n == 1) {
         rc = ig__bcast_init(&st->bc[0], (const ig_tensor *const *)s->in, 1, nd, dims);
         st->fn = ig__ew_copy_fn(cdt == IG_DT_FLOAT ? 4 : ig_dtype_size(dt));
