@@ -4,10 +4,18 @@
 #ifndef IG_ENGINE_KERNELS_REF_DTYPE_CONVERT_H
 #define IG_ENGINE_KERNELS_REF_DTYPE_CONVERT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "engine/kernels/ref/half.h"
 #include "infergate/tensor.h"
+
+/* Whether dt is a real number type or bool: the dtypes ig__load_f64 and ig__store_f64 handle. */
+static inline bool ig__dtype_is_real(ig_dtype dt)
+{
+    return dt > IG_DT_UNDEFINED && dt < IG_DT_COUNT && dt != IG_DT_STRING && dt != IG_DT_COMPLEX64 &&
+           dt != IG_DT_COMPLEX128;
+}
 
 /* Element i of a numeric buffer as double: exact for every integer below 2^53 in magnitude and for
  * float16/bfloat16; bool reads 0 or 1. Non-numeric dtypes (string, complex) read as 0. */
@@ -97,6 +105,19 @@ static inline void ig__store_f64(void *p, ig_dtype dt, int64_t i, double v)
     default:
         break;
     }
+}
+
+/* The value of a one-element int32 or int64 tensor whose data is known; false for anything else. */
+static inline bool ig__read_int_scalar(const ig_tensor *t, int64_t *v)
+{
+    if (!t || !t->data || ig_tensor_numel(t) != 1) return false;
+    if (t->dtype == IG_DT_INT64)
+        *v = *(const int64_t *)t->data;
+    else if (t->dtype == IG_DT_INT32)
+        *v = *(const int32_t *)t->data;
+    else
+        return false;
+    return true;
 }
 
 #endif

@@ -439,26 +439,27 @@ static void test_float16(void)
     /* Every half survives the trip through float; rounding is to nearest even. */
     int bad = 0;
     for (uint32_t h = 0; h < 65536; h++) {
-        float f = rd_f16_to_f32((uint16_t)h);
-        if (f == f && rd_f32_to_f16(f) != h) bad++;
+        float f = ig_half_to_float((uint16_t)h);
+        if (f == f && ig_float_to_half(f) != h) bad++;
     }
     CHECK_EQ_INT(bad, 0);
-    CHECK_EQ_INT(rd_f32_to_f16(1.0f + 1.0f / 2048), 0x3c00); /* tie rounds to even */
-    CHECK_EQ_INT(rd_f32_to_f16(65520.0f), 0x7c00);           /* overflows to inf */
-    CHECK_EQ_INT(rd_f32_to_f16(5.9604645e-8f), 0x0001);      /* smallest subnormal */
+    CHECK_EQ_INT(ig_float_to_half(1.0f + 1.0f / 2048), 0x3c00); /* tie rounds to even */
+    CHECK_EQ_INT(ig_float_to_half(65520.0f), 0x7c00);           /* overflows to inf */
+    CHECK_EQ_INT(ig_float_to_half(5.9604645e-8f), 0x0001);      /* smallest subnormal */
 
     uint16_t x[6];
-    for (int i = 0; i < 6; i++) x[i] = rd_f32_to_f16((float)i * 0.5f);
+    for (int i = 0; i < 6; i++) x[i] = ig_float_to_half((float)i * 0.5f);
     int64_t dims[2] = {2, 3}, ax = 1;
     ig_tensor tx = mk(IG_DT_FLOAT16, 2, dims, x), ty = {0};
     ig_tensor *in[1] = {&tx}, *out[1] = {&ty};
     ig_attr at[2] = {a_int("keepdims", 0), a_ints("axes", &ax, 1)};
     CHECK_EQ_INT(run_op("ReduceSum", 11, at, 2, in, 1, out, 1), 0);
-    CHECK(rd_f16_to_f32(((uint16_t *)ty.data)[0]) == 1.5f && rd_f16_to_f32(((uint16_t *)ty.data)[1]) == 6.0f);
+    CHECK(ig_half_to_float(((uint16_t *)ty.data)[0]) == 1.5f &&
+          ig_half_to_float(((uint16_t *)ty.data)[1]) == 6.0f);
     free(ty.data);
     CHECK_EQ_INT(run_op("Softmax", 13, NULL, 0, in, 1, out, 1), 0);
     double s = exp(0.0) + exp(0.5) + exp(1.0);
-    CHECK(fabs(rd_f16_to_f32(((uint16_t *)ty.data)[2]) - exp(1.0) / s) < 1e-3);
+    CHECK(fabs(ig_half_to_float(((uint16_t *)ty.data)[2]) - exp(1.0) / s) < 1e-3);
     free(ty.data);
 }
 
