@@ -89,6 +89,19 @@ void ig__ml_post_apply(int post, double *row, int n)
     }
 }
 
+void ig__ml_emit_class(ig_tensor *y, ig_tensor *z, int64_t i, const int64_t *labels_i,
+                       const ig_string *labels_s, int best, const double *sc, int n)
+{
+    if (y) {
+        if (labels_i)
+            ((int64_t *)y->data)[i] = labels_i[best];
+        else
+            ((ig_string *)y->data)[i] = labels_s[best];
+    }
+    if (z)
+        for (int j = 0; j < n; j++) ((float *)z->data)[i * n + j] = (float)sc[j];
+}
+
 int ig__ml_rows(const ig_kstep *s, ig_error *err, const ig_tensor *x, int64_t *n, int64_t *c)
 {
     if (x->ndim == 2) {

@@ -108,14 +108,7 @@ int ig__ml_linear_classifier_run(ig_kstep *s)
                 if (sc[j] > sc[best]) best = j;
             ig__ml_post_apply(st->post, sc, ncol);
         }
-        if (y) {
-            if (st->labels_i)
-                ((int64_t *)y->data)[i] = st->labels_i[best];
-            else
-                ((ig_string *)y->data)[i] = st->labels_s[best];
-        }
-        if (z)
-            for (int j = 0; j < ncol; j++) ((float *)z->data)[i * ncol + j] = (float)sc[j];
+        ig__ml_emit_class(y, z, i, st->labels_i, st->labels_s, best, sc, ncol);
     }
     return 0;
 }

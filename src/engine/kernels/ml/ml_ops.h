@@ -16,6 +16,10 @@ enum { IG_ML_POST_NONE, IG_ML_POST_LOGISTIC, IG_ML_POST_SOFTMAX, IG_ML_POST_SOFT
 int ig__ml_post_parse(const ig_kstep *s, ig_error *err, int *post);
 /* Applies a post_transform to one row of n scores in place. */
 void ig__ml_post_apply(int post, double *row, int n);
+/* A classifier's row i: label labels_i[best] or labels_s[best] into y (int64 labels when labels_i is
+ * set, else strings) and the n scores into float z; y or z may be NULL when not wanted. */
+void ig__ml_emit_class(ig_tensor *y, ig_tensor *z, int64_t i, const int64_t *labels_i,
+                       const ig_string *labels_s, int best, const double *sc, int n);
 double ig__ml_sigmoid(double x);
 
 /* Reads X as a batch of rows: [N,C] or [C] (one row). Fails the step otherwise. */

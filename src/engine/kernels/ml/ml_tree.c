@@ -460,14 +460,7 @@ static int tree_run(ig_kstep *s)
                 if (sc[k] > sc[best]) best = k;
             ig__ml_post_apply(st->post, sc, nt);
         }
-        if (y) {
-            if (st->labels_i)
-                ((int64_t *)y->data)[i] = st->labels_i[best];
-            else
-                ((ig_string *)y->data)[i] = st->labels_s[best];
-        }
-        if (z)
-            for (int k = 0; k < nt; k++) ((float *)z->data)[i * nt + k] = (float)sc[k];
+        ig__ml_emit_class(y, z, i, st->labels_i, st->labels_s, best, sc, nt);
     }
     return 0;
 }

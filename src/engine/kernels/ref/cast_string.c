@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "engine/kernels/ref/elementwise.h"
-#include "engine/kernels/ref/half.h"
+#include "engine/kernels/ref/dtype_convert.h"
 
 enum { MAX_TEXT = 32 };
 
@@ -60,37 +60,6 @@ static int format_number(double v, bool is_float, char *buf)
     return o;
 }
 
-static double load(const ig_tensor *t, int64_t i, bool *ok)
-{
-    const void *p = t->data;
-    *ok = true;
-    switch (t->dtype) {
-    case IG_DT_FLOAT:
-        return ((const float *)p)[i];
-    case IG_DT_DOUBLE:
-        return ((const double *)p)[i];
-    case IG_DT_FLOAT16:
-        return ig_half_to_float(((const uint16_t *)p)[i]);
-    case IG_DT_BFLOAT16:
-        return ig_bfloat16_to_float(((const uint16_t *)p)[i]);
-    case IG_DT_INT8:
-        return ((const int8_t *)p)[i];
-    case IG_DT_INT16:
-        return ((const int16_t *)p)[i];
-    case IG_DT_INT32:
-        return ((const int32_t *)p)[i];
-    case IG_DT_UINT8:
-        return ((const uint8_t *)p)[i];
-    case IG_DT_UINT16:
-        return ((const uint16_t *)p)[i];
-    case IG_DT_UINT32:
-        return ((const uint32_t *)p)[i];
-    default:
-        *ok = false;
-        return 0;
-    }
-}
-
 static bool is_integer(ig_dtype dt)
 {
     return dt != IG_DT_FLOAT && dt != IG_DT_DOUBLE && dt != IG_DT_FLOAT16 && dt != IG_DT_BFLOAT16;
@@ -118,9 +87,8 @@ int ig__ew_run_cast_string(ig_kstep *s)
         } else if (x->dtype == IG_DT_BOOL) {
             len = snprintf(b, MAX_TEXT, "%s", ((const uint8_t *)x->data)[i] ? "True" : "False");
         } else {
-            bool ok;
-            double v = load(x, i, &ok);
-            if (!ok) return IG_EUNSUPPORTED;
+            if (!ig__dtype_is_real(x->dtype)) return IG_EUNSUPPORTED;
+            double v = ig__load_f64(x->data, x->dtype, i);
             len = is_integer(x->dtype) ? snprintf(b, MAX_TEXT, "%.0f", v)
                                        : format_number(v, x->dtype != IG_DT_DOUBLE, b);
         }

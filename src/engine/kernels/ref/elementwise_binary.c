@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine/kernels/ref/dtype_convert.h"
 #include "engine/kernels/ref/elementwise.h"
 
 #define BINARY_OP(op, LIST, ...)                                                                             \
@@ -80,85 +81,15 @@ IG__EW_SINTS(IG__EW_DEF_BINARY, pow_, IPOW_S(x, y))
 IG__EW_UINTS(IG__EW_DEF_BINARY, pow_, (T)ipow(x, y))
 static ig__ew_fns pow__fns = {IG__EW_NUMS(IG__EW_ENTRY, pow_)};
 
-static double load_as_double(const void *p, int dt, int64_t i)
-{
-    switch (dt) {
-    case IG_DT_FLOAT:
-        return ((const float *)p)[i];
-    case IG_DT_DOUBLE:
-        return ((const double *)p)[i];
-    case IG_DT_INT8:
-        return ((const int8_t *)p)[i];
-    case IG_DT_INT16:
-        return ((const int16_t *)p)[i];
-    case IG_DT_INT32:
-        return ((const int32_t *)p)[i];
-    case IG_DT_INT64:
-        return (double)((const int64_t *)p)[i];
-    case IG_DT_UINT8:
-        return ((const uint8_t *)p)[i];
-    case IG_DT_UINT16:
-        return ((const uint16_t *)p)[i];
-    case IG_DT_UINT32:
-        return ((const uint32_t *)p)[i];
-    case IG_DT_UINT64:
-        return (double)((const uint64_t *)p)[i];
-    default:
-        return 0;
-    }
-}
-
-/* float -> integer without the undefined behaviour of out-of-range or NaN values */
-#define SAT(T, lo, hi, v)                                                                                    \
-    ((v) != (v) ? (T)0 : (v) <= (double)(lo) ? (T)(lo) : (v) >= (double)(hi) ? (T)(hi) : (T)(v))
-
-static void store_double(void *p, int dt, int64_t i, double v)
-{
-    switch (dt) {
-    case IG_DT_FLOAT:
-        ((float *)p)[i] = (float)v;
-        break;
-    case IG_DT_DOUBLE:
-        ((double *)p)[i] = v;
-        break;
-    case IG_DT_INT8:
-        ((int8_t *)p)[i] = SAT(int8_t, INT8_MIN, INT8_MAX, v);
-        break;
-    case IG_DT_INT16:
-        ((int16_t *)p)[i] = SAT(int16_t, INT16_MIN, INT16_MAX, v);
-        break;
-    case IG_DT_INT32:
-        ((int32_t *)p)[i] = SAT(int32_t, INT32_MIN, INT32_MAX, v);
-        break;
-    case IG_DT_INT64:
-        ((int64_t *)p)[i] = SAT(int64_t, INT64_MIN, INT64_MAX, v);
-        break;
-    case IG_DT_UINT8:
-        ((uint8_t *)p)[i] = SAT(uint8_t, 0, UINT8_MAX, v);
-        break;
-    case IG_DT_UINT16:
-        ((uint16_t *)p)[i] = SAT(uint16_t, 0, UINT16_MAX, v);
-        break;
-    case IG_DT_UINT32:
-        ((uint32_t *)p)[i] = SAT(uint32_t, 0, UINT32_MAX, v);
-        break;
-    case IG_DT_UINT64:
-        ((uint64_t *)p)[i] = SAT(uint64_t, 0, UINT64_MAX, v);
-        break;
-    default:
-        break;
-    }
-}
-
 /* Pow with base and exponent of different dtypes (rare): computed in double, output the base's
  * dtype. c->i holds the two dtypes as the loops see them. */
 static void pow_mixed(void *o, const void *const *in, const int64_t *st, int64_t n, const void *ctx)
 {
     const ig__ew_attrs *c = ctx;
-    int bdt = (int)c->i[0], edt = (int)c->i[1];
+    ig_dtype bdt = (ig_dtype)c->i[0], edt = (ig_dtype)c->i[1];
     for (int64_t i = 0; i < n; i++) {
-        double b = load_as_double(in[0], bdt, st[0] ? i : 0), e = load_as_double(in[1], edt, st[1] ? i : 0);
-        store_double(o, bdt, i, pow(b, e));
+        double b = ig__load_f64(in[0], bdt, st[0] ? i : 0), e = ig__load_f64(in[1], edt, st[1] ? i : 0);
+        ig__store_f64(o, bdt, i, pow(b, e));
     }
 }
 

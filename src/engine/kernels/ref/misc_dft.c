@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "engine/kernels/kernel.h"
+#include "engine/kernels/ref/dtype_convert.h"
 
 typedef struct dft_state {
     int inverse, onesided, complex_in;
@@ -20,18 +21,6 @@ void ig__misc_dft_destroy(void *p)
     if (!st) return;
     free(st->tw);
     free(st);
-}
-
-static bool scalar_i64(const ig_tensor *t, int64_t *v)
-{
-    if (!t->data || ig_tensor_numel(t) != 1) return false;
-    if (t->dtype == IG_DT_INT64)
-        *v = *(const int64_t *)t->data;
-    else if (t->dtype == IG_DT_INT32)
-        *v = *(const int32_t *)t->data;
-    else
-        return false;
-    return true;
 }
 
 static int finish(ig_kstep *s, ig_error *err, dft_state *st)
@@ -70,7 +59,7 @@ int ig__misc_dft_plan(ig_kstep *s, ig_error *err)
     int64_t axis;
     if (s->node->opset >= 20) {
         axis = -2;
-        if (ta && !scalar_i64(ta, &axis))
+        if (ta && !ig__read_int_scalar(ta, &axis))
             return ig_kstep_fail(s, err, IG_EINVAL, "axis must be an integer scalar");
     } else {
         axis = ig_node_attr_int(s->node, "axis", 1);
@@ -79,7 +68,7 @@ int ig__misc_dft_plan(ig_kstep *s, ig_error *err)
     if (axis < 0 || axis >= r - 1) return ig_kstep_fail(s, err, IG_EINVAL, "axis out of range");
     st.axis = (int)axis;
     st.len = x->dims[axis];
-    if (tl && ig_tensor_numel(tl) && !scalar_i64(tl, &st.len))
+    if (tl && ig_tensor_numel(tl) && !ig__read_int_scalar(tl, &st.len))
         return ig_kstep_fail(s, err, IG_EINVAL, "dft_length must be an integer scalar");
     if (st.len < 1) return ig_kstep_fail(s, err, IG_EINVAL, "dft_length must be positive");
     st.out_len = st.onesided ? st.len / 2 + 1 : st.len;
@@ -168,9 +157,10 @@ int ig__misc_stft_plan(ig_kstep *s, ig_error *err)
     dft_state st = {0};
     st.complex_in = x->dims[2] == 2;
     st.onesided = ig_node_attr_int(s->node, "onesided", 1) != 0 && !st.complex_in;
-    if (!scalar_i64(ts, &st.step) || st.step <= 0) return ig_kstep_fail(s, err, IG_EINVAL, "bad frame_step");
+    if (!ig__read_int_scalar(ts, &st.step) || st.step <= 0)
+        return ig_kstep_fail(s, err, IG_EINVAL, "bad frame_step");
     st.len = -1;
-    if (tl && !scalar_i64(tl, &st.len)) return ig_kstep_fail(s, err, IG_EINVAL, "bad frame_length");
+    if (tl && !ig__read_int_scalar(tl, &st.len)) return ig_kstep_fail(s, err, IG_EINVAL, "bad frame_length");
     if (win && st.len >= 0 && win->dims[0] != st.len)
         return ig_kstep_fail(s, err, IG_ESHAPE, "window length differs from frame_length");
     if (st.len < 0) st.len = win ? win->dims[0] : -1;

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "engine/kernels/kernel.h"
+#include "engine/kernels/ref/dtype_convert.h"
 
 enum { R_UNIFORM, R_NORMAL, R_BERNOULLI };
 
@@ -115,36 +116,6 @@ int ig__misc_bernoulli_plan(ig_kstep *s, ig_error *err)
     return rnd_plan(s, err, R_BERNOULLI, false);
 }
 
-static void put(ig_tensor *y, int64_t i, double v)
-{
-    switch (y->dtype) {
-    case IG_DT_FLOAT:
-        ((float *)y->data)[i] = (float)v;
-        break;
-    case IG_DT_DOUBLE:
-        ((double *)y->data)[i] = v;
-        break;
-    case IG_DT_INT32:
-        ((int32_t *)y->data)[i] = (int32_t)v;
-        break;
-    case IG_DT_INT64:
-        ((int64_t *)y->data)[i] = (int64_t)v;
-        break;
-    case IG_DT_INT16:
-        ((int16_t *)y->data)[i] = (int16_t)v;
-        break;
-    case IG_DT_UINT16:
-        ((uint16_t *)y->data)[i] = (uint16_t)v;
-        break;
-    case IG_DT_INT8:
-        ((int8_t *)y->data)[i] = (int8_t)v;
-        break;
-    default:
-        ((uint8_t *)y->data)[i] = (uint8_t)v;
-        break;
-    }
-}
-
 int ig__misc_random_run(ig_kstep *s)
 {
     static _Atomic uint64_t counter;
@@ -166,7 +137,7 @@ int ig__misc_random_run(ig_kstep *s)
             double p = x->dtype == IG_DT_DOUBLE ? ((const double *)x->data)[i] : ((const float *)x->data)[i];
             v = unif(seed, (uint64_t)i) < p ? 1 : 0;
         }
-        put(y, i, v);
+        ig__store_f64(y->data, y->dtype, i, v);
     }
     return 0;
 }

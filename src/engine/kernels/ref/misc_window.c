@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "engine/kernels/kernel.h"
+#include "engine/kernels/ref/dtype_convert.h"
 
 enum { W_HANN, W_HAMMING, W_BLACKMAN };
 
@@ -13,34 +14,6 @@ typedef struct win_state {
     int kind, periodic;
     int64_t size;
 } win_state;
-
-static bool scalar_int(const ig_tensor *t, int64_t *v)
-{
-    if (!t || !t->data || ig_tensor_numel(t) != 1) return false;
-    if (t->dtype == IG_DT_INT64)
-        *v = *(const int64_t *)t->data;
-    else if (t->dtype == IG_DT_INT32)
-        *v = *(const int32_t *)t->data;
-    else
-        return false;
-    return true;
-}
-
-static double scalar_f(const ig_tensor *t)
-{
-    switch (t->dtype) {
-    case IG_DT_FLOAT:
-        return *(const float *)t->data;
-    case IG_DT_DOUBLE:
-        return *(const double *)t->data;
-    case IG_DT_INT32:
-        return *(const int32_t *)t->data;
-    case IG_DT_INT64:
-        return (double)*(const int64_t *)t->data;
-    default:
-        return 0;
-    }
-}
 
 static void store(ig_tensor *t, int64_t i, double v)
 {
@@ -68,7 +41,7 @@ static int window_plan(ig_kstep *s, ig_error *err, int kind)
     if (rc) return rc;
     if (!s->in[0]->data) return IG_EDEFER;
     win_state st = {kind, ig_node_attr_int(s->node, "periodic", 1) != 0, 0};
-    if (!scalar_int(s->in[0], &st.size) || st.size < 0)
+    if (!ig__read_int_scalar(s->in[0], &st.size) || st.size < 0)
         return ig_kstep_fail(s, err, IG_EINVAL, "size must be a non-negative scalar");
     ig_kstep_set_output(s, 0, dt, 1, &st.size);
     win_state *p = malloc(sizeof(*p));
@@ -127,12 +100,13 @@ int ig__misc_mel_plan(ig_kstep *s, ig_error *err)
         if (!s->in[i]->data) return IG_EDEFER;
     mel_state st = {0};
     int64_t rate;
-    if (!scalar_int(s->in[0], &st.bins) || !scalar_int(s->in[1], &st.dft_len) ||
-        !scalar_int(s->in[2], &rate) || ig_tensor_numel(s->in[3]) != 1 || ig_tensor_numel(s->in[4]) != 1)
+    if (!ig__read_int_scalar(s->in[0], &st.bins) || !ig__read_int_scalar(s->in[1], &st.dft_len) ||
+        !ig__read_int_scalar(s->in[2], &rate) || ig_tensor_numel(s->in[3]) != 1 ||
+        ig_tensor_numel(s->in[4]) != 1)
         return ig_kstep_fail(s, err, IG_EINVAL, "inputs must be scalars");
     st.rate = (double)rate;
-    st.lo = scalar_f(s->in[3]);
-    st.hi = scalar_f(s->in[4]);
+    st.lo = ig__load_f64(s->in[3]->data, s->in[3]->dtype, 0);
+    st.hi = ig__load_f64(s->in[4]->data, s->in[4]->dtype, 0);
     if (st.bins <= 0 || st.dft_len <= 0 || rate <= 0 || st.lo < 0 || st.hi < st.lo)
         return ig_kstep_fail(s, err, IG_EINVAL, "bad mel parameters");
     int64_t dims[2] = {st.dft_len / 2 + 1, st.bins};

@@ -101,7 +101,7 @@ int ig__qlinearconv_plan(ig_kstep *s, ig_error *err)
 static double param(const ig_tensor *t, int64_t i)
 {
     if (!t) return 0;
-    return ig__q_load(t->data, t->dtype, ig_tensor_numel(t) > 1 ? i : 0);
+    return ig__load_f64(t->data, t->dtype, ig_tensor_numel(t) > 1 ? i : 0);
 }
 
 static int convint_run(ig_kstep *s)
@@ -117,14 +117,14 @@ static int convint_run(ig_kstep *s)
     for (int64_t m = 0; m < c->m; m++) {
         double wz = param(wzp, m);
         for (int64_t k = 0; k < c->krows; k++)
-            wd[m * c->krows + k] = ig__q_load(w->data, w->dtype, m * c->krows + k) - wz;
+            wd[m * c->krows + k] = ig__load_f64(w->data, w->dtype, m * c->krows + k) - wz;
     }
     ig_tensor *y = s->out[0];
     for (int64_t n = 0; n < c->n; n++) {
         for (int64_t g = 0; g < c->group; g++) {
             int64_t x0 = (n * c->c + g * c->cg) * c->in_size;
             for (int64_t i = 0; i < c->cg * c->in_size; i++)
-                xg[i] = ig__q_load(x->data, x->dtype, x0 + i) - xz;
+                xg[i] = ig__load_f64(x->data, x->dtype, x0 + i) - xz;
             const double *src = xg;
             if (!c->direct) {
                 ig__im2col_f64(c, xg, col, 0, s->n_threads);
@@ -147,7 +147,7 @@ static int convint_run(ig_kstep *s)
                 double bias = b ? ((const int32_t *)b->data)[m] : 0;
                 for (int64_t o = 0; o < c->out_size; o++) {
                     double v = ig__q_round((yd[mm * c->out_size + o] + bias) * mult) + yz;
-                    ig__q_store(y->data, y->dtype, y0 + mm * c->out_size + o, ig__q_saturate(v, y->dtype));
+                    ig__q_store_sat(y->data, y->dtype, y0 + mm * c->out_size + o, v);
                 }
             }
         }

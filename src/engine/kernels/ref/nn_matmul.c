@@ -250,10 +250,10 @@ static void to_double(const ig_tensor *t, const ig_tensor *zp, int64_t numel, in
     for (int64_t i = 0; i < numel; i++) {
         double z = 0;
         if (zn == 1)
-            z = ig__q_load(zp->data, zp->dtype, 0);
+            z = ig__load_f64(zp->data, zp->dtype, 0);
         else if (zn > 1)
-            z = ig__q_load(zp->data, zp->dtype, per_row ? (i / cols) % rows : i % cols);
-        dst[i] = ig__q_load(t->data, t->dtype, i) - z;
+            z = ig__load_f64(zp->data, zp->dtype, per_row ? (i / cols) % rows : i % cols);
+        dst[i] = ig__load_f64(t->data, t->dtype, i) - z;
     }
 }
 
@@ -280,13 +280,13 @@ static int int_run(ig_kstep *s)
     const ig_tensor *yzp = s->n_in > 7 ? s->in[7] : NULL;
     int64_t asn = ig_tensor_numel(as), bsn = ig_tensor_numel(bs);
     double ysc = ((const float *)ys->data)[0];
-    double z = yzp ? ig__q_load(yzp->data, yzp->dtype, 0) : 0;
+    double z = yzp ? ig__load_f64(yzp->data, yzp->dtype, 0) : 0;
     for (int64_t i = 0; i < st->y_numel; i++) {
         int64_t col = i % st->n, row = (i / st->n) % st->m;
         double sa = ((const float *)as->data)[asn > 1 ? row : 0],
                sb = ((const float *)bs->data)[bsn > 1 ? col : 0];
         double v = ig__q_round(yd[i] * (double)(float)(sa * sb) / ysc) + z;
-        ig__q_store(y->data, y->dtype, i, ig__q_saturate(v, y->dtype));
+        ig__q_store_sat(y->data, y->dtype, i, v);
     }
     return 0;
 }

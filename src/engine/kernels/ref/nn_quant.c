@@ -67,11 +67,13 @@ int ig__quantize_run(ig_kstep *s)
     ig_tensor *y = s->out[0];
     for (int64_t i = 0; i < st->numel; i++) {
         int64_t p = st->per_axis ? (i / st->inner) % st->axis_len : 0;
-        double scale = ig__q_load(sc->data, sc->dtype, p), z = zp ? ig__q_load(zp->data, zp->dtype, p) : 0;
+        double scale = ig__load_f64(sc->data, sc->dtype, p),
+               z = zp ? ig__load_f64(zp->data, zp->dtype, p) : 0;
         /* Divide in the scale's precision, as the reference does, so ties round the same way. */
-        double q = sc->dtype == IG_DT_FLOAT ? (double)((float)ig__q_load(x->data, x->dtype, i) / (float)scale)
-                                            : ig__q_load(x->data, x->dtype, i) / scale;
-        ig__q_store(y->data, y->dtype, i, ig__q_saturate(ig__q_round(q) + z, y->dtype));
+        double q = sc->dtype == IG_DT_FLOAT
+                       ? (double)((float)ig__load_f64(x->data, x->dtype, i) / (float)scale)
+                       : ig__load_f64(x->data, x->dtype, i) / scale;
+        ig__q_store_sat(y->data, y->dtype, i, ig__q_round(q) + z);
     }
     return 0;
 }
@@ -100,8 +102,8 @@ int ig__dequantize_run(ig_kstep *s)
     ig_tensor *y = s->out[0];
     for (int64_t i = 0; i < st->numel; i++) {
         int64_t p = st->per_axis ? (i / st->inner) % st->axis_len : 0;
-        double z = zp ? ig__q_load(zp->data, zp->dtype, p) : 0;
-        double v = ig__q_load(x->data, x->dtype, i) - z;
+        double z = zp ? ig__load_f64(zp->data, zp->dtype, p) : 0;
+        double v = ig__load_f64(x->data, x->dtype, i) - z;
         if (y->dtype == IG_DT_FLOAT)
             ((float *)y->data)[i] = (float)v * ((const float *)sc->data)[p];
         else

@@ -1,11 +1,12 @@
 /* Quantisation arithmetic shared by the quantized nn kernels: round-half-to-even and saturation to
- * the 8-bit integer types, and reading a zero point or scale of any accepted dtype as a number. */
+ * the quantized integer types (NaN saturates low, unlike ig__store_f64 which maps it to 0). */
 #ifndef IG_KERNELS_REF_QUANT_H
 #define IG_KERNELS_REF_QUANT_H
 
 #include <math.h>
 #include <stdint.h>
 
+#include "engine/kernels/ref/dtype_convert.h"
 #include "infergate/tensor.h"
 
 /* rint() follows the current rounding mode, which is round-half-to-even unless someone changed it. */
@@ -37,53 +38,10 @@ static inline int64_t ig__q_saturate(double v, ig_dtype dt)
     return (int64_t)(v > hi ? hi : v);
 }
 
-/* Element i of a numeric tensor buffer as double. */
-static inline double ig__q_load(const void *p, ig_dtype dt, int64_t i)
+/* Stores v, already rounded, saturated to dt's range into element i of an integer buffer. */
+static inline void ig__q_store_sat(void *p, ig_dtype dt, int64_t i, double v)
 {
-    switch (dt) {
-    case IG_DT_UINT8:
-        return ((const uint8_t *)p)[i];
-    case IG_DT_INT8:
-        return ((const int8_t *)p)[i];
-    case IG_DT_UINT16:
-        return ((const uint16_t *)p)[i];
-    case IG_DT_INT16:
-        return ((const int16_t *)p)[i];
-    case IG_DT_INT32:
-        return ((const int32_t *)p)[i];
-    case IG_DT_INT64:
-        return (double)((const int64_t *)p)[i];
-    case IG_DT_FLOAT:
-        return ((const float *)p)[i];
-    case IG_DT_DOUBLE:
-        return ((const double *)p)[i];
-    default:
-        return 0;
-    }
-}
-
-/* Stores an already rounded/saturated integer into an 8/16/32-bit integer buffer. */
-static inline void ig__q_store(void *p, ig_dtype dt, int64_t i, int64_t v)
-{
-    switch (dt) {
-    case IG_DT_UINT8:
-        ((uint8_t *)p)[i] = (uint8_t)v;
-        break;
-    case IG_DT_INT8:
-        ((int8_t *)p)[i] = (int8_t)v;
-        break;
-    case IG_DT_UINT16:
-        ((uint16_t *)p)[i] = (uint16_t)v;
-        break;
-    case IG_DT_INT16:
-        ((int16_t *)p)[i] = (int16_t)v;
-        break;
-    case IG_DT_INT32:
-        ((int32_t *)p)[i] = (int32_t)v;
-        break;
-    default:
-        break;
-    }
+    ig__store_f64(p, dt, i, (double)ig__q_saturate(v, dt));
 }
 
 #endif

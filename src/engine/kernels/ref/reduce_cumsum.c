@@ -18,7 +18,7 @@ int ig__rd_cumsum_plan(ig_kstep *s, ig_error *err)
         return ig_kstep_fail(s, err, IG_ESHAPE, "axis must be a scalar");
     if (x->ndim == 0) return ig_kstep_fail(s, err, IG_ESHAPE, "input must have rank >= 1");
     int64_t axis;
-    if (a->data && rd_read_int_scalar(a, &axis) && !rd_norm_axis(&axis, x->ndim))
+    if (a->data && ig__read_int_scalar(a, &axis) && !rd_norm_axis(&axis, x->ndim))
         return ig_kstep_fail(s, err, IG_EINVAL, "axis %lld out of range", (long long)axis);
     cs_state *st = ig__rd_state(s, sizeof(cs_state));
     if (!st) return ig_kstep_fail(s, err, IG_ENOMEM, "out of memory");
@@ -52,7 +52,7 @@ int ig__rd_cumsum_run(ig_kstep *s)
     const cs_state *st = s->state;
     const ig_tensor *x = s->in[0];
     int64_t axis;
-    if (!rd_read_int_scalar(s->in[1], &axis) || !rd_norm_axis(&axis, x->ndim)) return IG_EINVAL;
+    if (!ig__read_int_scalar(s->in[1], &axis) || !rd_norm_axis(&axis, x->ndim)) return IG_EINVAL;
     int64_t outer = rd_prod(x->dims, 0, (int)axis), n = x->dims[axis];
     int64_t inner = rd_prod(x->dims, (int)axis + 1, x->ndim);
     void *y = s->out[0]->data;

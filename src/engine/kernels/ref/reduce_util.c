@@ -18,8 +18,8 @@
 
 #define RD_AS_D(v) ((double)(v))
 #define RD_AS_I(v) ((int64_t)(v))
-#define RD_H2D(v) ((double)rd_f16_to_f32(v))
-#define RD_H2I(v) ((int64_t)rd_f16_to_f32(v))
+#define RD_H2D(v) ((double)ig_half_to_float(v))
+#define RD_H2I(v) ((int64_t)ig_half_to_float(v))
 
 void ig__rd_load_d(const void *base, ig_dtype dt, int64_t off, int64_t n, int64_t stride, double *dst)
 {
@@ -67,39 +67,37 @@ void ig__rd_load_d(const void *base, ig_dtype dt, int64_t off, int64_t n, int64_
 }
 
 /* Float to integer conversion is undefined out of range; saturate and map NaN to 0 instead. */
-#define RD_D2INT(T, LO, HI)                                                                                  \
-    (isnan(v) ? (T)0 : v <= (double)(LO) ? (T)(LO) : v >= (double)(HI) ? (T)(HI) : (T)v)
 static inline int8_t d2i8(double v)
 {
-    return RD_D2INT(int8_t, INT8_MIN, INT8_MAX);
+    return IG__SAT_CAST(int8_t, INT8_MIN, INT8_MAX, v);
 }
 static inline int16_t d2i16(double v)
 {
-    return RD_D2INT(int16_t, INT16_MIN, INT16_MAX);
+    return IG__SAT_CAST(int16_t, INT16_MIN, INT16_MAX, v);
 }
 static inline int32_t d2i32(double v)
 {
-    return RD_D2INT(int32_t, INT32_MIN, INT32_MAX);
+    return IG__SAT_CAST(int32_t, INT32_MIN, INT32_MAX, v);
 }
 static inline int64_t d2i64(double v)
 {
-    return RD_D2INT(int64_t, INT64_MIN, INT64_MAX);
+    return IG__SAT_CAST(int64_t, INT64_MIN, INT64_MAX, v);
 }
 static inline uint8_t d2u8(double v)
 {
-    return RD_D2INT(uint8_t, 0, UINT8_MAX);
+    return IG__SAT_CAST(uint8_t, 0, UINT8_MAX, v);
 }
 static inline uint16_t d2u16(double v)
 {
-    return RD_D2INT(uint16_t, 0, UINT16_MAX);
+    return IG__SAT_CAST(uint16_t, 0, UINT16_MAX, v);
 }
 static inline uint32_t d2u32(double v)
 {
-    return RD_D2INT(uint32_t, 0, UINT32_MAX);
+    return IG__SAT_CAST(uint32_t, 0, UINT32_MAX, v);
 }
 static inline uint64_t d2u64(double v)
 {
-    return RD_D2INT(uint64_t, 0, UINT64_MAX);
+    return IG__SAT_CAST(uint64_t, 0, UINT64_MAX, v);
 }
 static inline uint8_t d2b(double v)
 {
@@ -107,7 +105,7 @@ static inline uint8_t d2b(double v)
 }
 static inline uint16_t d2h(double v)
 {
-    return rd_f32_to_f16((float)v);
+    return ig_float_to_half((float)v);
 }
 
 void ig__rd_store_d(void *base, ig_dtype dt, int64_t off, int64_t n, int64_t stride, const double *src)

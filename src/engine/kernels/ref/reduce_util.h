@@ -1,4 +1,4 @@
-/* Helpers shared by the reduce-group reference kernels: float16 conversion, axis normalisation,
+/* Helpers shared by the reduce-group reference kernels: axis normalisation,
  * and moving strided rows of any numeric dtype into double or int64 working buffers, so each kernel
  * writes its arithmetic once instead of once per dtype. */
 #ifndef IG_ENGINE_KERNELS_REF_REDUCE_UTIL_H
@@ -10,52 +10,7 @@
 #include <string.h>
 
 #include "engine/kernels/kernel.h"
-
-static inline float rd_f16_to_f32(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ffu, bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (man << 13);
-    } else if (exp == 0) {
-        if (man == 0) {
-            bits = sign;
-        } else {
-            /* Subnormal half: renormalise into a float exponent. */
-            int e = -1;
-            do {
-                e++;
-                man <<= 1;
-            } while (!(man & 0x400u));
-            bits = sign | ((uint32_t)(127 - 15 - e) << 23) | ((man & 0x3ffu) << 13);
-        }
-    } else {
-        bits = sign | ((exp + 112) << 23) | (man << 13);
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-/* Round to nearest even, with overflow to infinity and gradual underflow. */
-static inline uint16_t rd_f32_to_f16(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint32_t sign = (x >> 16) & 0x8000u, ax = x & 0x7fffffffu;
-    if (ax >= 0x7f800000u) return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0));
-    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);
-    if (ax < 0x38800000u) {
-        if (ax < 0x33000000u) return (uint16_t)sign;
-        uint32_t e = ax >> 23, m = (ax & 0x7fffffu) | 0x800000u;
-        uint32_t shift = 126 - e; /* 14..24 */
-        uint32_t r = m >> shift, rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (r & 1))) r++;
-        return (uint16_t)(sign | r);
-    }
-    uint32_t r = ((ax - 0x38000000u) >> 13), rem = ax & 0x1fffu;
-    if (rem > 0x1000u || (rem == 0x1000u && (r & 1))) r++;
-    return (uint16_t)(sign | r);
-}
+#include "engine/kernels/ref/dtype_convert.h"
 
 static inline bool rd_is_float(ig_dtype dt)
 {
@@ -76,19 +31,6 @@ static inline int64_t rd_prod(const int64_t *dims, int lo, int hi)
     int64_t p = 1;
     for (int i = lo; i < hi; i++) p *= dims[i];
     return p;
-}
-
-/* Reads an integer scalar (int32 or int64, any shape with one element) from t. */
-static inline bool rd_read_int_scalar(const ig_tensor *t, int64_t *v)
-{
-    if (!t || !t->data || ig_tensor_numel(t) != 1) return false;
-    if (t->dtype == IG_DT_INT64)
-        *v = *(const int64_t *)t->data;
-    else if (t->dtype == IG_DT_INT32)
-        *v = *(const int32_t *)t->data;
-    else
-        return false;
-    return true;
 }
 
 /* Gathers n elements starting at element off with element stride `stride` into dst as double. */

@@ -1,61 +1,8 @@
-/* Shared helpers of the shape kernels: numeric element access across dtypes, half-precision
- * conversion, element comparison, and the strided N-D copy behind Transpose, Slice and friends. */
+/* Shared helpers of the shape kernels: integer element access across dtypes, element comparison, and the
+ * strided N-D copy behind Transpose, Slice and friends. */
 #include "engine/kernels/ref/shape_common.h"
 
 #include <math.h>
-
-float ig__shape_half_to_float(uint16_t h)
-{
-    uint32_t sign = (uint32_t)(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
-    if (exp == 0x1f) {
-        bits = sign | 0x7f800000u | (man << 13);
-    } else if (exp) {
-        bits = sign | ((exp + 112) << 23) | (man << 13);
-    } else if (man) {
-        /* Subnormal: renormalise so the float has an implicit leading one. */
-        int e = -1;
-        do {
-            e++;
-            man <<= 1;
-        } while (!(man & 0x400));
-        bits = sign | ((uint32_t)(112 - e) << 23) | ((man & 0x3ff) << 13);
-    } else {
-        bits = sign;
-    }
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
-
-uint16_t ig__shape_float_to_half(float f)
-{
-    uint32_t x;
-    memcpy(&x, &f, 4);
-    uint16_t sign = (uint16_t)((x >> 16) & 0x8000);
-    uint32_t exp = (x >> 23) & 0xff, man = x & 0x7fffff;
-    if (exp == 0xff) return sign | 0x7c00 | (man ? 0x200 : 0);
-    int e = (int)exp - 127 + 15;
-    if (e >= 0x1f) return sign | 0x7c00;
-    if (e <= 0) {
-        if (e < -10) return sign;
-        man |= 0x800000;
-        int shift = 14 - e;
-        uint32_t half = man >> shift, rem = man & ((1u << shift) - 1), mid = 1u << (shift - 1);
-        if (rem > mid || (rem == mid && (half & 1))) half++;
-        return sign | (uint16_t)half;
-    }
-    uint32_t half = ((uint32_t)e << 10) | (man >> 13), rem = man & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (half & 1))) half++;
-    return sign | (uint16_t)half;
-}
-
-float ig__shape_bf16_to_float(uint16_t h)
-{
-    uint32_t bits = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &bits, 4);
-    return f;
-}
 
 int64_t ig__shape_get_i64(const ig_tensor *t, int64_t k)
 {
@@ -79,77 +26,7 @@ int64_t ig__shape_get_i64(const ig_tensor *t, int64_t k)
     case IG_DT_BOOL:
         return ((const uint8_t *)d)[k];
     default:
-        return (int64_t)ig__shape_get_f64(t, k);
-    }
-}
-
-double ig__shape_get_f64(const ig_tensor *t, int64_t k)
-{
-    const void *d = t->data;
-    switch (t->dtype) {
-    case IG_DT_FLOAT:
-        return ((const float *)d)[k];
-    case IG_DT_DOUBLE:
-        return ((const double *)d)[k];
-    case IG_DT_FLOAT16:
-        return ig__shape_half_to_float(((const uint16_t *)d)[k]);
-    case IG_DT_BFLOAT16:
-        return ig__shape_bf16_to_float(((const uint16_t *)d)[k]);
-    case IG_DT_UINT64:
-        return (double)((const uint64_t *)d)[k];
-    default:
-        return ig__shape_is_int(t->dtype) ? (double)ig__shape_get_i64(t, k) : 0.0;
-    }
-}
-
-void ig__shape_put_f64(void *d, ig_dtype dt, int64_t k, double v)
-{
-    switch (dt) {
-    case IG_DT_FLOAT:
-        ((float *)d)[k] = (float)v;
-        break;
-    case IG_DT_DOUBLE:
-        ((double *)d)[k] = v;
-        break;
-    case IG_DT_FLOAT16:
-        ((uint16_t *)d)[k] = ig__shape_float_to_half((float)v);
-        break;
-    case IG_DT_BFLOAT16: {
-        float f = (float)v;
-        uint32_t b;
-        memcpy(&b, &f, 4);
-        ((uint16_t *)d)[k] = (uint16_t)((b + 0x7fff + ((b >> 16) & 1)) >> 16);
-        break;
-    }
-    case IG_DT_INT64:
-        ((int64_t *)d)[k] = (int64_t)v;
-        break;
-    case IG_DT_INT32:
-        ((int32_t *)d)[k] = (int32_t)v;
-        break;
-    case IG_DT_INT16:
-        ((int16_t *)d)[k] = (int16_t)v;
-        break;
-    case IG_DT_INT8:
-        ((int8_t *)d)[k] = (int8_t)v;
-        break;
-    case IG_DT_UINT64:
-        ((uint64_t *)d)[k] = (uint64_t)v;
-        break;
-    case IG_DT_UINT32:
-        ((uint32_t *)d)[k] = (uint32_t)v;
-        break;
-    case IG_DT_UINT16:
-        ((uint16_t *)d)[k] = (uint16_t)v;
-        break;
-    case IG_DT_UINT8:
-        ((uint8_t *)d)[k] = (uint8_t)v;
-        break;
-    case IG_DT_BOOL:
-        ((uint8_t *)d)[k] = v != 0;
-        break;
-    default:
-        break;
+        return (int64_t)ig__load_f64(d, t->dtype, k);
     }
 }
 
@@ -179,10 +56,8 @@ int ig__shape_cmp(ig_dtype dt, const void *a, int64_t i, const void *b, int64_t 
         return c ? (c < 0 ? -1 : 1) : IG__CMP(x->len, y->len);
     }
     case IG_DT_FLOAT16:
-    case IG_DT_BFLOAT16: {
-        ig_tensor ta = {.dtype = dt, .data = (void *)a}, tb = {.dtype = dt, .data = (void *)b};
-        return cmp_double(ig__shape_get_f64(&ta, i), ig__shape_get_f64(&tb, j));
-    }
+    case IG_DT_BFLOAT16:
+        return cmp_double(ig__load_f64(a, dt, i), ig__load_f64(b, dt, j));
     default: {
         ig_tensor ta = {.dtype = dt, .data = (void *)a}, tb = {.dtype = dt, .data = (void *)b};
         if (ig__shape_is_int(dt)) return IG__CMP(ig__shape_get_i64(&ta, i), ig__shape_get_i64(&tb, j));

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "engine/kernels/kernel.h"
+#include "engine/kernels/ref/dtype_convert.h"
 
 /* Input i when present (not omitted, not past the trailing end). */
 static inline ig_tensor *ig__shape_in(const ig_kstep *s, int i)
@@ -53,16 +54,8 @@ static inline bool ig__shape_is_int(ig_dtype dt)
     }
 }
 
-float ig__shape_half_to_float(uint16_t h);
-uint16_t ig__shape_float_to_half(float f);
-float ig__shape_bf16_to_float(uint16_t h);
-
 /* Element k of a numeric tensor as int64 (floats truncate). */
 int64_t ig__shape_get_i64(const ig_tensor *t, int64_t k);
-/* Element k of a numeric tensor as double. */
-double ig__shape_get_f64(const ig_tensor *t, int64_t k);
-/* Stores v into element k of a numeric tensor buffer of dtype dt. */
-void ig__shape_put_f64(void *data, ig_dtype dt, int64_t k, double v);
 /* Three-way compare of elements a[i] and b[j] of the same dtype (NaN sorts last, strings bytewise). */
 int ig__shape_cmp(ig_dtype dt, const void *a, int64_t i, const void *b, int64_t j);
 

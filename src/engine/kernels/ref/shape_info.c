@@ -182,7 +182,8 @@ int ig__shape_range_plan(ig_kstep *s, ig_error *err)
         int64_t span = e - b;
         n = st > 0 ? (span > 0 ? (span + st - 1) / st : 0) : (span < 0 ? (-span + (-st) - 1) / (-st) : 0);
     } else {
-        double b = ig__shape_get_f64(a, 0), e = ig__shape_get_f64(l, 0), st = ig__shape_get_f64(d, 0);
+        double b = ig__load_f64(a->data, a->dtype, 0), e = ig__load_f64(l->data, l->dtype, 0),
+               st = ig__load_f64(d->data, d->dtype, 0);
         if (st == 0 || !isfinite(b) || !isfinite(e) || !isfinite(st))
             return ig_kstep_fail(s, err, IG_EINVAL, "delta is 0 or a bound is not finite");
         double c = ceil((e - b) / st);
@@ -209,7 +210,7 @@ int ig__shape_range_run(ig_kstep *s)
                 ((int32_t *)y->data)[k] = (int32_t)v;
                 break;
             default:
-                ig__shape_put_f64(y->data, y->dtype, k, (double)v);
+                ig__store_f64(y->data, y->dtype, k, (double)v);
             }
         }
     } else if (a->dtype == IG_DT_FLOAT) {
@@ -217,8 +218,8 @@ int ig__shape_range_run(ig_kstep *s)
         float b = *(const float *)a->data, st = *(const float *)d->data;
         for (int64_t k = 0; k < n; k++) ((float *)y->data)[k] = b + (float)k * st;
     } else {
-        double b = ig__shape_get_f64(a, 0), st = ig__shape_get_f64(d, 0);
-        for (int64_t k = 0; k < n; k++) ig__shape_put_f64(y->data, y->dtype, k, b + (double)k * st);
+        double b = ig__load_f64(a->data, a->dtype, 0), st = ig__load_f64(d->data, d->dtype, 0);
+        for (int64_t k = 0; k < n; k++) ig__store_f64(y->data, y->dtype, k, b + (double)k * st);
     }
     return 0;
 }
@@ -250,7 +251,7 @@ int ig__shape_eyelike_run(ig_kstep *s)
     memset(y->data, 0, ig_tensor_nbytes(y));
     for (int64_t i = 0; i < R; i++) {
         int64_t j = i + st->k;
-        if (j >= 0 && j < C) ig__shape_put_f64(y->data, y->dtype, i * C + j, 1.0);
+        if (j >= 0 && j < C) ig__store_f64(y->data, y->dtype, i * C + j, 1.0);
     }
     return 0;
 }

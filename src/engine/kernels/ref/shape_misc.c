@@ -229,7 +229,7 @@ int ig__shape_dropout_plan(ig_kstep *s, ig_error *err)
     const ig_tensor *x = s->in[0], *ratio = ig__shape_in(s, 1), *train = ig__shape_in(s, 2);
     if (s->node->opset >= 12 && train) {
         if (!train->data || (ratio && !ratio->data)) return IG_EDEFER;
-        double r = ratio ? ig__shape_get_f64(ratio, 0) : 0.5;
+        double r = ratio ? ig__load_f64(ratio->data, ratio->dtype, 0) : 0.5;
         if (ig__shape_get_i64(train, 0) && r > 0)
             return ig_kstep_fail(s, err, IG_EUNSUPPORTED, "training-mode dropout is not supported");
     }
@@ -250,7 +250,7 @@ int ig__shape_dropout_run(ig_kstep *s)
         if (m->dtype == IG_DT_BOOL)
             memset(m->data, 1, (size_t)n);
         else
-            for (int64_t k = 0; k < n; k++) ig__shape_put_f64(m->data, m->dtype, k, 1.0);
+            for (int64_t k = 0; k < n; k++) ig__store_f64(m->data, m->dtype, k, 1.0);
     }
     return rc;
 }

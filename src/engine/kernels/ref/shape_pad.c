@@ -45,7 +45,7 @@ int ig__shape_pad_plan(ig_kstep *s, ig_error *err)
         if (cv && ig_tensor_numel(cv) >= 1) {
             if (cv->dtype != x->dtype)
                 return ig_kstep_fail(s, err, IG_EDTYPE, "constant_value dtype differs");
-            if (x->dtype != IG_DT_STRING) st.value = ig__shape_get_f64(cv, 0);
+            if (x->dtype != IG_DT_STRING) st.value = ig__load_f64(cv->data, cv->dtype, 0);
         }
         if (at) {
             na = ig__shape_read_ints(at, axes, IG_MAX_DIMS);
@@ -116,7 +116,7 @@ int ig__shape_pad_run(ig_kstep *s)
     }
     /* The fill value, once, in the output's dtype. */
     unsigned char fill[16] = {0};
-    if (x->dtype != IG_DT_STRING) ig__shape_put_f64(fill, x->dtype, 0, st->value);
+    if (x->dtype != IG_DT_STRING) ig__store_f64(fill, x->dtype, 0, st->value);
     int64_t inner = y->dims[r - 1], rows = ig__shape_prod(y->dims, 0, r - 1), xstr[IG_MAX_DIMS];
     int64_t xd = x->dims[r - 1], b = st->begin[r - 1];
     ig__shape_strides(x->dims, r, xstr);

@@ -99,13 +99,12 @@ static void combine(ig_dtype dt, int red, void *dst, int64_t k, const void *src,
         IG__RED(uint8_t);
         break;
     default: {
-        ig_tensor a = {.dtype = dt, .data = dst}, b = {.dtype = dt, .data = (void *)src};
-        double x = ig__shape_get_f64(&a, k), y = ig__shape_get_f64(&b, j);
+        double x = ig__load_f64(dst, dt, k), y = ig__load_f64(src, dt, j);
         double r = red == RED_ADD   ? x + y
                    : red == RED_MUL ? x * y
                    : red == RED_MAX ? (x > y ? x : y)
                                     : (x < y ? x : y);
-        ig__shape_put_f64(dst, dt, k, r);
+        ig__store_f64(dst, dt, k, r);
     }
     }
 }

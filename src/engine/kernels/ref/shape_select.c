@@ -67,7 +67,7 @@ static bool is_nonzero(const ig_tensor *x, int64_t k, size_t es)
     case IG_DT_DOUBLE:
     case IG_DT_FLOAT16:
     case IG_DT_BFLOAT16:
-        return ig__shape_get_f64(x, k) != 0;
+        return ig__load_f64(x->data, x->dtype, k) != 0;
     case IG_DT_STRING:
         return ((const ig_string *)x->data)[k].len != 0;
     default: {

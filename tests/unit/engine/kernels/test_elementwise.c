@@ -7,15 +7,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "kernel_harness.h"
 #include "engine/kernels/kernel.h"
 #include "engine/kernels/ref/half.h"
-
-static ig_tensor mk(ig_dtype dt, int ndim, const int64_t *dims, void *data)
-{
-    ig_tensor t = {.dtype = dt, .ndim = ndim, .data = data};
-    for (int d = 0; d < ndim; d++) t.dims[d] = dims[d];
-    return t;
-}
 
 /* Plans and runs op; on success out->data is malloc'd (caller frees). */
 static int run_op(const char *op, int opset, ig_attr *attrs, int n_attrs, ig_tensor *in, int n_in,
@@ -23,21 +17,8 @@ static int run_op(const char *op, int opset, ig_attr *attrs, int n_attrs, ig_ten
 {
     ig_tensor *ip[8];
     for (int k = 0; k < n_in; k++) ip[k] = in[k].dtype ? &in[k] : NULL;
-    ig_node node = {
-        .name = "n", .op_type = op, .domain = "", .opset = opset, .n_attrs = n_attrs, .attrs = attrs};
     ig_tensor *op_ = out;
-    ig_kstep s = {.node = &node, .n_in = n_in, .n_out = 1, .in = ip, .out = &op_, .n_threads = n_threads};
-    const ig_kernel_def *k = ig_kernel_next(NULL, "", op, opset, ip, n_in);
-    if (!k) return IG_EUNSUPPORTED;
-    int rc = k->plan(&s, err);
-    if (rc) return rc;
-    size_t nb = ig_tensor_nbytes(out);
-    out->data = malloc(nb ? nb : 1);
-    s.scratch = s.scratch_bytes ? aligned_alloc(64, (s.scratch_bytes + 63) & ~(size_t)63) : NULL;
-    rc = k->run(&s);
-    free(s.scratch);
-    if (k->destroy) k->destroy(s.state);
-    return rc;
+    return ig_test_run_kernel("", op, opset, NULL, n_threads, attrs, n_attrs, ip, n_in, &op_, 1, err);
 }
 
 /* Reference broadcast of a float binary op by explicit index arithmetic. */
@@ -88,8 +69,8 @@ static void test_broadcast_add(void)
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         for (int nt = 1; nt <= 2; nt++) {
-            ig_tensor in[2] = {mk(IG_DT_FLOAT, cases[c].na, cases[c].a, NULL),
-                               mk(IG_DT_FLOAT, cases[c].nb, cases[c].b, NULL)};
+            ig_tensor in[2] = {ig_test_tensor(IG_DT_FLOAT, cases[c].na, cases[c].a, NULL),
+                               ig_test_tensor(IG_DT_FLOAT, cases[c].nb, cases[c].b, NULL)};
             for (int k = 0; k < 2; k++) {
                 int64_t n = ig_tensor_numel(&in[k]);
                 float *p = malloc(sizeof(float) * (size_t)n);
@@ -116,18 +97,20 @@ static void test_broadcast_add(void)
 static void test_broadcast_errors(void)
 {
     float a[6] = {0}, b[4] = {0};
-    ig_tensor in[2] = {mk(IG_DT_FLOAT, 2, (int64_t[]){2, 3}, a), mk(IG_DT_FLOAT, 1, (int64_t[]){4}, b)};
+    ig_tensor in[2] = {ig_test_tensor(IG_DT_FLOAT, 2, (int64_t[]){2, 3}, a),
+                       ig_test_tensor(IG_DT_FLOAT, 1, (int64_t[]){4}, b)};
     ig_tensor out = {0};
     ig_error err = {0};
     CHECK_EQ_INT(run_op("Add", 14, NULL, 0, in, 2, &out, 1, &err), IG_ESHAPE);
     CHECK(strstr(err.msg, "cannot broadcast") != NULL);
     /* mismatched dtypes */
     int32_t ib[4] = {0};
-    ig_tensor in2[2] = {mk(IG_DT_FLOAT, 1, (int64_t[]){4}, b), mk(IG_DT_INT32, 1, (int64_t[]){4}, ib)};
+    ig_tensor in2[2] = {ig_test_tensor(IG_DT_FLOAT, 1, (int64_t[]){4}, b),
+                        ig_test_tensor(IG_DT_INT32, 1, (int64_t[]){4}, ib)};
     ig_error err2 = {0};
     CHECK_EQ_INT(run_op("Mul", 14, NULL, 0, in2, 2, &out, 1, &err2), IG_EDTYPE);
     /* scalar with scalar is a scalar */
-    ig_tensor in3[2] = {mk(IG_DT_FLOAT, 0, NULL, a), mk(IG_DT_FLOAT, 0, NULL, b)};
+    ig_tensor in3[2] = {ig_test_tensor(IG_DT_FLOAT, 0, NULL, a), ig_test_tensor(IG_DT_FLOAT, 0, NULL, b)};
     ig_tensor o3 = {0};
     CHECK_EQ_INT(run_op("Add", 14, NULL, 0, in3, 2, &o3, 1, &err), 0);
     CHECK_EQ_INT(o3.ndim, 0);
@@ -137,7 +120,8 @@ static void test_broadcast_errors(void)
 static void test_int_edges(void)
 {
     int32_t a[4] = {7, INT32_MIN, -7, 5}, b[4] = {0, -1, 2, -3};
-    ig_tensor in[2] = {mk(IG_DT_INT32, 1, (int64_t[]){4}, a), mk(IG_DT_INT32, 1, (int64_t[]){4}, b)};
+    ig_tensor in[2] = {ig_test_tensor(IG_DT_INT32, 1, (int64_t[]){4}, a),
+                       ig_test_tensor(IG_DT_INT32, 1, (int64_t[]){4}, b)};
     ig_tensor out = {0};
     ig_error err = {0};
     CHECK_EQ_INT(run_op("Div", 14, NULL, 0, in, 2, &out, 1, &err), 0);
@@ -162,7 +146,8 @@ static void test_int_edges(void)
     free(out.data);
 
     uint8_t u[3] = {250, 3, 1}, v[3] = {10, 2, 9};
-    ig_tensor iu[2] = {mk(IG_DT_UINT8, 1, (int64_t[]){3}, u), mk(IG_DT_UINT8, 1, (int64_t[]){3}, v)};
+    ig_tensor iu[2] = {ig_test_tensor(IG_DT_UINT8, 1, (int64_t[]){3}, u),
+                       ig_test_tensor(IG_DT_UINT8, 1, (int64_t[]){3}, v)};
     CHECK_EQ_INT(run_op("Add", 14, NULL, 0, iu, 2, &out, 1, &err), 0);
     CHECK_EQ_INT(((uint8_t *)out.data)[0], 4);
     free(out.data);
@@ -173,14 +158,16 @@ static void test_int_edges(void)
     free(out.data);
 
     int64_t pa[3] = {3, -2, 2}, pb[3] = {4, 3, -1};
-    ig_tensor ip[2] = {mk(IG_DT_INT64, 1, (int64_t[]){3}, pa), mk(IG_DT_INT64, 1, (int64_t[]){3}, pb)};
+    ig_tensor ip[2] = {ig_test_tensor(IG_DT_INT64, 1, (int64_t[]){3}, pa),
+                       ig_test_tensor(IG_DT_INT64, 1, (int64_t[]){3}, pb)};
     CHECK_EQ_INT(run_op("Pow", 15, NULL, 0, ip, 2, &out, 1, &err), 0);
     CHECK_EQ_INT(((int64_t *)out.data)[0], 81);
     CHECK_EQ_INT(((int64_t *)out.data)[1], -8);
     CHECK_EQ_INT(((int64_t *)out.data)[2], 0);
     free(out.data);
     float pf[3] = {0.5f, 2.0f, 3.0f};
-    ig_tensor im[2] = {mk(IG_DT_INT64, 1, (int64_t[]){3}, pa), mk(IG_DT_FLOAT, 1, (int64_t[]){3}, pf)};
+    ig_tensor im[2] = {ig_test_tensor(IG_DT_INT64, 1, (int64_t[]){3}, pa),
+                       ig_test_tensor(IG_DT_FLOAT, 1, (int64_t[]){3}, pf)};
     CHECK_EQ_INT(run_op("Pow", 15, NULL, 0, im, 2, &out, 1, &err), 0);
     CHECK_EQ_INT(out.dtype, IG_DT_INT64);
     CHECK_EQ_INT(((int64_t *)out.data)[1], 4);
@@ -190,8 +177,9 @@ static void test_int_edges(void)
 static void test_variadic_where_expand(void)
 {
     float a[6] = {1, 2, 3, 4, 5, 6}, b[3] = {10, 20, 30}, c1[1] = {100};
-    ig_tensor in[3] = {mk(IG_DT_FLOAT, 2, (int64_t[]){2, 3}, a), mk(IG_DT_FLOAT, 1, (int64_t[]){3}, b),
-                       mk(IG_DT_FLOAT, 0, NULL, c1)};
+    ig_tensor in[3] = {ig_test_tensor(IG_DT_FLOAT, 2, (int64_t[]){2, 3}, a),
+                       ig_test_tensor(IG_DT_FLOAT, 1, (int64_t[]){3}, b),
+                       ig_test_tensor(IG_DT_FLOAT, 0, NULL, c1)};
     ig_tensor out = {0};
     ig_error err = {0};
     CHECK_EQ_INT(run_op("Sum", 13, NULL, 0, in, 3, &out, 1, &err), 0);
@@ -211,26 +199,28 @@ static void test_variadic_where_expand(void)
     free(out.data);
 
     uint8_t cond[2] = {1, 0};
-    ig_tensor w[3] = {mk(IG_DT_BOOL, 2, (int64_t[]){2, 1}, cond), in[0], in[1]};
+    ig_tensor w[3] = {ig_test_tensor(IG_DT_BOOL, 2, (int64_t[]){2, 1}, cond), in[0], in[1]};
     CHECK_EQ_INT(run_op("Where", 16, NULL, 0, w, 3, &out, 1, &err), 0);
     float *o = out.data;
     CHECK(o[0] == 1 && o[2] == 3 && o[3] == 10 && o[5] == 30);
     free(out.data);
 
     int64_t shape[3] = {2, 1, 3};
-    ig_tensor e[2] = {mk(IG_DT_FLOAT, 1, (int64_t[]){3}, b), mk(IG_DT_INT64, 1, (int64_t[]){3}, shape)};
+    ig_tensor e[2] = {ig_test_tensor(IG_DT_FLOAT, 1, (int64_t[]){3}, b),
+                      ig_test_tensor(IG_DT_INT64, 1, (int64_t[]){3}, shape)};
     CHECK_EQ_INT(run_op("Expand", 13, NULL, 0, e, 2, &out, 1, &err), 0);
     CHECK_EQ_INT(out.ndim, 3);
     CHECK(((float *)out.data)[4] == 20);
     free(out.data);
-    ig_tensor e2[2] = {e[0], mk(IG_DT_INT64, 1, (int64_t[]){3}, NULL)};
+    ig_tensor e2[2] = {e[0], ig_test_tensor(IG_DT_INT64, 1, (int64_t[]){3}, NULL)};
     CHECK_EQ_INT(run_op("Expand", 13, NULL, 0, e2, 2, &out, 1, &err), IG_EDEFER);
 }
 
 static void test_compare_logic(void)
 {
     int32_t a[4] = {1, 2, 3, 4}, b[1] = {3};
-    ig_tensor in[2] = {mk(IG_DT_INT32, 1, (int64_t[]){4}, a), mk(IG_DT_INT32, 1, (int64_t[]){1}, b)};
+    ig_tensor in[2] = {ig_test_tensor(IG_DT_INT32, 1, (int64_t[]){4}, a),
+                       ig_test_tensor(IG_DT_INT32, 1, (int64_t[]){1}, b)};
     ig_tensor out = {0};
     ig_error err = {0};
     CHECK_EQ_INT(run_op("LessOrEqual", 16, NULL, 0, in, 2, &out, 1, &err), 0);
@@ -239,7 +229,8 @@ static void test_compare_logic(void)
     CHECK(o[0] == 1 && o[2] == 1 && o[3] == 0);
     free(out.data);
     uint8_t x[2] = {1, 0}, y[2] = {1, 1};
-    ig_tensor l[2] = {mk(IG_DT_BOOL, 1, (int64_t[]){2}, x), mk(IG_DT_BOOL, 1, (int64_t[]){2}, y)};
+    ig_tensor l[2] = {ig_test_tensor(IG_DT_BOOL, 1, (int64_t[]){2}, x),
+                      ig_test_tensor(IG_DT_BOOL, 1, (int64_t[]){2}, y)};
     CHECK_EQ_INT(run_op("Xor", 7, NULL, 0, l, 2, &out, 1, &err), 0);
     o = out.data;
     CHECK(o[0] == 0 && o[1] == 1);
@@ -260,7 +251,8 @@ static void test_half_and_cast(void)
 
     uint16_t h[3] = {ig_float_to_half(1.5f), ig_float_to_half(-2.0f), ig_float_to_half(0.25f)};
     uint16_t g[3] = {ig_float_to_half(1.0f), ig_float_to_half(-1.0f), ig_float_to_half(1.0f)};
-    ig_tensor in[2] = {mk(IG_DT_FLOAT16, 1, (int64_t[]){3}, h), mk(IG_DT_FLOAT16, 1, (int64_t[]){3}, g)};
+    ig_tensor in[2] = {ig_test_tensor(IG_DT_FLOAT16, 1, (int64_t[]){3}, h),
+                       ig_test_tensor(IG_DT_FLOAT16, 1, (int64_t[]){3}, g)};
     ig_tensor out = {0};
     ig_error err = {0};
     CHECK_EQ_INT(run_op("Max", 13, NULL, 0, in, 2, &out, 1, &err), 0);
@@ -271,7 +263,7 @@ static void test_half_and_cast(void)
     free(out.data);
 
     float f[5] = {1.7f, -1.7f, NAN, 1e20f, -1e20f};
-    ig_tensor fi = mk(IG_DT_FLOAT, 1, (int64_t[]){5}, f);
+    ig_tensor fi = ig_test_tensor(IG_DT_FLOAT, 1, (int64_t[]){5}, f);
     ig_attr to = {.name = "to", .type = IG_ATTR_INT, .i = IG_DT_INT32};
     CHECK_EQ_INT(run_op("Cast", 13, &to, 1, &fi, 1, &out, 1, &err), 0);
     int32_t *oi = out.data;
@@ -282,7 +274,7 @@ static void test_half_and_cast(void)
     CHECK(fabsf(ig_half_to_float(((uint16_t *)out.data)[0]) - 1.7f) < 1e-3f);
     free(out.data);
     ig_string s[3] = {{"0.5", 3}, {"-INF", 4}, {"NaN", 3}};
-    ig_tensor si = mk(IG_DT_STRING, 1, (int64_t[]){3}, s);
+    ig_tensor si = ig_test_tensor(IG_DT_STRING, 1, (int64_t[]){3}, s);
     to.i = IG_DT_DOUBLE;
     CHECK_EQ_INT(run_op("Cast", 13, &to, 1, &si, 1, &out, 1, &err), 0);
     double *od = out.data;
@@ -323,8 +315,9 @@ static void test_vector_math(void)
             int n = lens[l];
             float *x = malloc(sizeof(float) * (size_t)n);
             for (int i = 0; i < n; i++) x[i] = (float)(ops[o].lo + (ops[o].hi - ops[o].lo) * (i + 0.37) / n);
-            ig_tensor in[3] = {mk(IG_DT_FLOAT, 1, (int64_t[]){n}, x), mk(IG_DT_FLOAT, 0, NULL, &clip_lo),
-                               mk(IG_DT_FLOAT, 0, NULL, &clip_hi)};
+            ig_tensor in[3] = {ig_test_tensor(IG_DT_FLOAT, 1, (int64_t[]){n}, x),
+                               ig_test_tensor(IG_DT_FLOAT, 0, NULL, &clip_lo),
+                               ig_test_tensor(IG_DT_FLOAT, 0, NULL, &clip_hi)};
             ig_tensor out = {0};
             ig_error err = {0};
             int n_in = strcmp(ops[o].op, "Clip") ? 1 : 3;
@@ -346,7 +339,7 @@ static void test_vector_math(void)
     float sp[6] = {INFINITY, -INFINITY, NAN, 0.0f, -0.0f, 100.0f};
     static const char *names[] = {"Exp", "Tanh", "Sigmoid", "Erf"};
     for (int k = 0; k < 4; k++) {
-        ig_tensor in = mk(IG_DT_FLOAT, 1, (int64_t[]){6}, sp);
+        ig_tensor in = ig_test_tensor(IG_DT_FLOAT, 1, (int64_t[]){6}, sp);
         ig_tensor out = {0};
         ig_error err = {0};
         CHECK_EQ_INT(run_op(names[k], 13, NULL, 0, &in, 1, &out, 1, &err), 0);

@@ -3,30 +3,18 @@
 #include <string.h>
 
 #include "check.h"
+#include "kernel_harness.h"
 #include "engine/kernels/kernel.h"
 
 static int nms(float *boxes, float *scores, int64_t max_out, float iou, float *score_thr, ig_tensor *y)
 {
-    int64_t bd[3] = {1, 3, 4}, sd[3] = {1, 1, 3}, one[1] = {1};
-    ig_tensor tb = {IG_DT_FLOAT, 3, {0}, boxes}, ts = {IG_DT_FLOAT, 3, {0}, scores};
-    memcpy(tb.dims, bd, sizeof(bd));
-    memcpy(ts.dims, sd, sizeof(sd));
+    int64_t bd[3] = {1, 3, 4}, sd[3] = {1, 1, 3};
+    ig_tensor tb = ig_test_tensor(IG_DT_FLOAT, 3, bd, boxes), ts = ig_test_tensor(IG_DT_FLOAT, 3, sd, scores);
     ig_tensor tm = {IG_DT_INT64, 1, {1}, &max_out}, ti = {IG_DT_FLOAT, 1, {1}, &iou},
               tt = {IG_DT_FLOAT, 1, {1}, score_thr};
-    (void)one;
-    ig_node node = {.name = "n", .op_type = "NonMaxSuppression", .domain = "", .opset = 11};
     ig_tensor *in[5] = {&tb, &ts, &tm, &ti, score_thr ? &tt : NULL};
     ig_tensor *out[1] = {y};
-    ig_kstep s = {.node = &node, .n_in = 5, .n_out = 1, .in = in, .out = out, .n_threads = 1};
-    const ig_kernel_def *k = ig_kernel_next(NULL, "", "NonMaxSuppression", 11, in, 5);
-    if (!k) return -100;
-    ig_error err = {0};
-    int rc = k->plan(&s, &err);
-    if (rc) return rc;
-    y->data = malloc(ig_tensor_nbytes(y) + 1);
-    rc = k->run(&s);
-    k->destroy(s.state);
-    return rc;
+    return ig_test_run_kernel("", "NonMaxSuppression", 11, NULL, 1, NULL, 0, in, 5, out, 1, NULL);
 }
 
 int main(void)

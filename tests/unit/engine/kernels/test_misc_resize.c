@@ -5,14 +5,8 @@
 #include <string.h>
 
 #include "check.h"
+#include "kernel_harness.h"
 #include "engine/kernels/kernel.h"
-
-static ig_tensor tensor(ig_dtype dt, int ndim, const int64_t *dims, void *data)
-{
-    ig_tensor t = {dt, ndim, {0}, data};
-    memcpy(t.dims, dims, sizeof(int64_t) * (size_t)ndim);
-    return t;
-}
 
 /* Plans and runs one Resize node; returns plan's or run's code. y receives malloc'd data. */
 static int antialias;
@@ -28,25 +22,9 @@ static int resize(const char *mode, const char *ctm, ig_tensor *x, ig_tensor *sc
     attrs[0].s.len = strlen(mode);
     attrs[1].s.ptr = ctm;
     attrs[1].s.len = strlen(ctm);
-    ig_node node = {
-        .name = "r", .op_type = "Resize", .domain = "", .opset = 18, .n_attrs = 3, .attrs = attrs};
     ig_tensor *in[4] = {x, NULL, scales, sizes};
     ig_tensor *out[1] = {y};
-    ig_kstep s = {.node = &node, .n_in = 4, .n_out = 1, .in = in, .out = out, .n_threads = 1};
-    const ig_kernel_def *k = ig_kernel_next(NULL, "", "Resize", 18, in, 4);
-    if (!k) return -100;
-    ig_error err = {0};
-    int rc = k->plan(&s, &err);
-    if (rc) {
-        if (k->destroy) k->destroy(s.state);
-        return rc;
-    }
-    y->data = malloc(ig_tensor_nbytes(y) + 1);
-    s.scratch = s.scratch_bytes ? aligned_alloc(64, (s.scratch_bytes + 63) & ~(size_t)63) : NULL;
-    rc = k->run(&s);
-    free(s.scratch);
-    if (k->destroy) k->destroy(s.state);
-    return rc;
+    return ig_test_run_kernel("", "Resize", 18, NULL, 1, attrs, 3, in, 4, out, 1, NULL);
 }
 
 static bool close_to(const float *a, const float *b, int n)
@@ -60,11 +38,11 @@ int main(void)
 {
     float xd[4] = {1, 2, 3, 4};
     int64_t xdims[4] = {1, 1, 2, 2}, sdims[1] = {4};
-    ig_tensor x = tensor(IG_DT_FLOAT, 4, xdims, xd);
+    ig_tensor x = ig_test_tensor(IG_DT_FLOAT, 4, xdims, xd);
 
     /* nearest, scales [1,1,2,3] */
     float sc1[4] = {1, 1, 2, 3};
-    ig_tensor scales = tensor(IG_DT_FLOAT, 1, sdims, sc1), y = {0};
+    ig_tensor scales = ig_test_tensor(IG_DT_FLOAT, 1, sdims, sc1), y = {0};
     CHECK_EQ_INT(resize("nearest", "half_pixel", &x, &scales, NULL, &y), 0);
     CHECK_EQ_INT(y.ndim, 4);
     CHECK_EQ_INT(y.dims[2], 4);
@@ -93,7 +71,8 @@ int main(void)
     /* sizes mode, nearest downsample of [1,1,2,4] to [1,1,1,2] */
     float xd2[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     int64_t xdims2[4] = {1, 1, 2, 4}, sz[4] = {1, 1, 1, 2};
-    ig_tensor x2 = tensor(IG_DT_FLOAT, 4, xdims2, xd2), sizes = tensor(IG_DT_INT64, 1, sdims, sz);
+    ig_tensor x2 = ig_test_tensor(IG_DT_FLOAT, 4, xdims2, xd2),
+              sizes = ig_test_tensor(IG_DT_INT64, 1, sdims, sz);
     memset(&y, 0, sizeof(y));
     CHECK_EQ_INT(resize("nearest", "half_pixel", &x2, NULL, &sizes, &y), 0);
     CHECK_EQ_INT(y.dims[3], 2);
@@ -108,14 +87,14 @@ int main(void)
 
     /* wrong number of scales */
     int64_t sdims3[1] = {3};
-    ig_tensor bad = tensor(IG_DT_FLOAT, 1, sdims3, sc2);
+    ig_tensor bad = ig_test_tensor(IG_DT_FLOAT, 1, sdims3, sc2);
     CHECK_EQ_INT(resize("nearest", "half_pixel", &x, &bad, NULL, &y), IG_ESHAPE);
     CHECK_EQ_INT(resize("bogus", "half_pixel", &x, &scales, NULL, &y), IG_EINVAL);
 
     /* antialiased linear downsampling by 2 of a ramp: kernel (1,3,3,1)/8, edges clamped */
     float ramp[8] = {0, 1, 2, 3, 4, 5, 6, 7}, sc5[2] = {1, 0.5f};
     int64_t rdims[2] = {1, 8}, s2[1] = {2};
-    ig_tensor xr = tensor(IG_DT_FLOAT, 2, rdims, ramp), scr = tensor(IG_DT_FLOAT, 1, s2, sc5);
+    ig_tensor xr = ig_test_tensor(IG_DT_FLOAT, 2, rdims, ramp), scr = ig_test_tensor(IG_DT_FLOAT, 1, s2, sc5);
     antialias = 1;
     memset(&y, 0, sizeof(y));
     CHECK_EQ_INT(resize("linear", "half_pixel", &xr, &scr, NULL, &y), 0);

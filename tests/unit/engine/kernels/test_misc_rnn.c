@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "kernel_harness.h"
 #include "engine/kernels/kernel.h"
 
 static double sig(double x)
@@ -20,20 +21,7 @@ static ig_tensor t3(float *d, int64_t a, int64_t b, int64_t c)
 static int run(const char *op, ig_tensor **in, int n_in, ig_tensor **out, int n_out)
 {
     ig_attr hs = {.name = "hidden_size", .type = IG_ATTR_INT, .i = 1};
-    ig_node node = {.name = "r", .op_type = op, .domain = "", .opset = 14, .n_attrs = 1, .attrs = &hs};
-    ig_kstep s = {.node = &node, .n_in = n_in, .n_out = n_out, .in = in, .out = out, .n_threads = 1};
-    const ig_kernel_def *k = ig_kernel_next(NULL, "", op, 14, in, n_in);
-    if (!k) return -100;
-    ig_error err = {0};
-    int rc = k->plan(&s, &err);
-    if (rc) return rc;
-    for (int i = 0; i < n_out; i++)
-        if (out[i]) out[i]->data = malloc(ig_tensor_nbytes(out[i]) + 1);
-    s.scratch = malloc(s.scratch_bytes + 64);
-    rc = k->run(&s);
-    free(s.scratch);
-    k->destroy(s.state);
-    return rc;
+    return ig_test_run_kernel("", op, 14, NULL, 1, &hs, 1, in, n_in, out, n_out, NULL);
 }
 
 int main(void)

@@ -5,36 +5,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "kernel_harness.h"
 #include "engine/kernels/kernel.h"
 
 #define ML "ai.onnx.ml"
 
 /* ---- attribute builders ---- */
-
-static ig_attr a_int(const char *name, int64_t v)
-{
-    return (ig_attr){.name = name, .type = IG_ATTR_INT, .i = v};
-}
-
-static ig_attr a_float(const char *name, float v)
-{
-    return (ig_attr){.name = name, .type = IG_ATTR_FLOAT, .f = v};
-}
-
-static ig_attr a_str(const char *name, const char *v)
-{
-    return (ig_attr){.name = name, .type = IG_ATTR_STRING, .s = {v, strlen(v)}};
-}
-
-static ig_attr a_ints(const char *name, const int64_t *v, int n)
-{
-    return (ig_attr){.name = name, .type = IG_ATTR_INTS, .ints = (int64_t *)v, .n = n};
-}
-
-static ig_attr a_floats(const char *name, const float *v, int n)
-{
-    return (ig_attr){.name = name, .type = IG_ATTR_FLOATS, .floats = (float *)v, .n = n};
-}
 
 /* Strings stay alive for the whole test: a small pool. */
 static ig_string str_pool[256];
@@ -67,22 +43,7 @@ static ig_tensor tens(ig_dtype dt, void *data, int ndim, int64_t d0, int64_t d1)
 static int run_node(const char *op, int opset, ig_attr *attrs, int n_attrs, ig_tensor **in, int n_in,
                     ig_tensor **out, int n_out, ig_error *err)
 {
-    ig_node node = {
-        .name = "n", .op_type = op, .domain = ML, .opset = opset, .n_attrs = n_attrs, .attrs = attrs};
-    const ig_kernel_def *k = ig_kernel_next(NULL, ML, op, opset, in, n_in);
-    if (!k) return IG_ENOTFOUND;
-    ig_kstep s = {.node = &node, .n_in = n_in, .in = in, .n_out = n_out, .out = out, .n_threads = 1};
-    memset(err, 0, sizeof(*err));
-    int r = k->plan(&s, err);
-    if (!r) {
-        for (int i = 0; i < n_out; i++)
-            if (out[i]) out[i]->data = calloc(ig_tensor_nbytes(out[i]) + 1, 1);
-        s.scratch = s.scratch_bytes ? aligned_alloc(64, (s.scratch_bytes + 63) / 64 * 64) : NULL;
-        r = k->run(&s);
-        free(s.scratch);
-    }
-    if (k->destroy) k->destroy(s.state);
-    return r;
+    return ig_test_run_kernel(ML, op, opset, NULL, 1, attrs, n_attrs, in, n_in, out, n_out, err);
 }
 
 static void free_outs(ig_tensor **out, int n)
@@ -122,8 +83,9 @@ static void test_linear_classifier(void)
     /* 3 classes, 2 features; scores = X W^T + b, softmax. */
     float coef[] = {1, 0, 0, 1, -1, -1}, icpt[] = {0, 0.5f, 0};
     int64_t labels[] = {10, 20, 30};
-    ig_attr at[] = {a_floats("coefficients", coef, 6), a_floats("intercepts", icpt, 3),
-                    a_ints("classlabels_ints", labels, 3), a_str("post_transform", "SOFTMAX")};
+    ig_attr at[] = {ig_test_attr_floats("coefficients", coef, 6), ig_test_attr_floats("intercepts", icpt, 3),
+                    ig_test_attr_ints("classlabels_ints", labels, 3),
+                    ig_test_attr_str("post_transform", "SOFTMAX")};
     double xd[] = {2, 1, -3, -1};
     ig_tensor x = tens(IG_DT_DOUBLE, xd, 2, 2, 2), y = {0}, z = {0};
     ig_tensor *in[] = {&x}, *out[] = {&y, &z};
@@ -143,8 +105,8 @@ static void test_linear_classifier(void)
     /* Binary form: one coefficient row, string labels, logistic. */
     float c1[] = {1, -1}, i1[] = {0.25f};
     const char *sl[] = {"neg", "pos"};
-    ig_attr ab[] = {a_floats("coefficients", c1, 2), a_floats("intercepts", i1, 1),
-                    a_strs("classlabels_strings", sl, 2), a_str("post_transform", "LOGISTIC")};
+    ig_attr ab[] = {ig_test_attr_floats("coefficients", c1, 2), ig_test_attr_floats("intercepts", i1, 1),
+                    a_strs("classlabels_strings", sl, 2), ig_test_attr_str("post_transform", "LOGISTIC")};
     float xf[] = {1, 0, 0, 1};
     x = tens(IG_DT_FLOAT, xf, 2, 2, 2);
     CHECK_EQ_INT(run_node("LinearClassifier", 1, ab, N_OF(ab), in, 1, out, 2, &err), 0);
@@ -157,7 +119,8 @@ static void test_linear_classifier(void)
     free_outs(out, 2);
 
     /* Labels that do not match the coefficient rows. */
-    ig_attr bad[] = {a_floats("coefficients", coef, 6), a_ints("classlabels_ints", labels, 2)};
+    ig_attr bad[] = {ig_test_attr_floats("coefficients", coef, 6),
+                     ig_test_attr_ints("classlabels_ints", labels, 2)};
     x = tens(IG_DT_DOUBLE, xd, 2, 2, 2);
     CHECK_EQ_INT(run_node("LinearClassifier", 1, bad, N_OF(bad), in, 1, out, 2, &err), IG_ESHAPE);
 }
@@ -166,7 +129,8 @@ static void test_linear_regressor(void)
 {
     ig_error err;
     float coef[] = {1, 2, 3, 0, 0, 1}, icpt[] = {1, -1};
-    ig_attr at[] = {a_floats("coefficients", coef, 6), a_floats("intercepts", icpt, 2), a_int("targets", 2)};
+    ig_attr at[] = {ig_test_attr_floats("coefficients", coef, 6), ig_test_attr_floats("intercepts", icpt, 2),
+                    ig_test_attr_int("targets", 2)};
     int64_t xd[] = {1, 1, 1, 2, 0, -1};
     ig_tensor x = tens(IG_DT_INT64, xd, 2, 2, 3), y = {0};
     ig_tensor *in[] = {&x}, *out[] = {&y};
@@ -184,32 +148,32 @@ static void test_transforms(void)
     ig_tensor *in[] = {&x}, *out[] = {&y};
 
     float off[] = {1, 2, 3}, sc[] = {2};
-    ig_attr as[] = {a_floats("offset", off, 3), a_floats("scale", sc, 1)};
+    ig_attr as[] = {ig_test_attr_floats("offset", off, 3), ig_test_attr_floats("scale", sc, 1)};
     CHECK_EQ_INT(run_node("Scaler", 1, as, N_OF(as), in, 1, out, 1, &err), 0);
     float ws[] = {0, 0, 0, -10, -4, 2};
     check_floats(&y, ws, 6);
     free_outs(out, 1);
 
-    ig_attr an[] = {a_str("norm", "L2")};
+    ig_attr an[] = {ig_test_attr_str("norm", "L2")};
     CHECK_EQ_INT(run_node("Normalizer", 1, an, 1, in, 1, out, 1, &err), 0);
     double n0 = sqrt(14), n1 = sqrt(32);
     float wn[] = {(float)(1 / n0), (float)(2 / n0), (float)(3 / n0), (float)(-4 / n1), 0, (float)(4 / n1)};
     check_floats(&y, wn, 6);
     free_outs(out, 1);
-    an[0] = a_str("norm", "L1");
+    an[0] = ig_test_attr_str("norm", "L1");
     CHECK_EQ_INT(run_node("Normalizer", 1, an, 1, in, 1, out, 1, &err), 0);
     float wl1[] = {1 / 6.f, 2 / 6.f, 3 / 6.f, -0.5f, 0, 0.5f};
     check_floats(&y, wl1, 6);
     free_outs(out, 1);
-    an[0] = a_str("norm", "MAX");
+    an[0] = ig_test_attr_str("norm", "MAX");
     CHECK_EQ_INT(run_node("Normalizer", 1, an, 1, in, 1, out, 1, &err), 0);
     float wmax[] = {1 / 3.f, 2 / 3.f, 1, -1, 0, 1};
     check_floats(&y, wmax, 6);
     free_outs(out, 1);
-    an[0] = a_str("norm", "L3");
+    an[0] = ig_test_attr_str("norm", "L3");
     CHECK_EQ_INT(run_node("Normalizer", 1, an, 1, in, 1, out, 1, &err), IG_EINVAL);
 
-    ig_attr ab[] = {a_float("threshold", 1.5f)};
+    ig_attr ab[] = {ig_test_attr_float("threshold", 1.5f)};
     CHECK_EQ_INT(run_node("Binarizer", 1, ab, 1, in, 1, out, 1, &err), 0);
     float wb[] = {0, 1, 1, 0, 0, 1};
     check_floats(&y, wb, 6);
@@ -219,7 +183,8 @@ static void test_transforms(void)
     ig_tensor xn = tens(IG_DT_FLOAT, nanx, 2, 2, 3);
     ig_tensor *inn[] = {&xn};
     float imp[] = {7, 8, 9};
-    ig_attr ai[] = {a_floats("imputed_value_floats", imp, 3), a_float("replaced_value_float", NAN)};
+    ig_attr ai[] = {ig_test_attr_floats("imputed_value_floats", imp, 3),
+                    ig_test_attr_float("replaced_value_float", NAN)};
     CHECK_EQ_INT(run_node("Imputer", 1, ai, 2, inn, 1, out, 1, &err), 0);
     float wi[] = {7, 1, 2, 3, 8, 9};
     check_floats(&y, wi, 6);
@@ -229,7 +194,8 @@ static void test_transforms(void)
     ig_tensor xint = tens(IG_DT_INT64, xi, 1, 4, 0);
     ig_tensor *ini[] = {&xint};
     int64_t impi[] = {42};
-    ig_attr aii[] = {a_ints("imputed_value_int64s", impi, 1), a_int("replaced_value_int64", 5)};
+    ig_attr aii[] = {ig_test_attr_ints("imputed_value_int64s", impi, 1),
+                     ig_test_attr_int("replaced_value_int64", 5)};
     CHECK_EQ_INT(run_node("Imputer", 1, aii, 2, ini, 1, out, 1, &err), 0);
     CHECK_EQ_INT(y.dtype, IG_DT_INT64);
     CHECK_EQ_INT(((int64_t *)y.data)[1], 42);
@@ -246,7 +212,7 @@ static void test_feature_ops(void)
     ig_tensor ta = tens(IG_DT_FLOAT, a, 2, 2, 2), tb = tens(IG_DT_INT32, b, 2, 2, 3), y = {0};
     ig_tensor *in[] = {&ta, &tb}, *out[] = {&y};
     int64_t dims[] = {3, 2};
-    ig_attr at[] = {a_ints("inputdimensions", dims, 2)};
+    ig_attr at[] = {ig_test_attr_ints("inputdimensions", dims, 2)};
     CHECK_EQ_INT(run_node("FeatureVectorizer", 1, at, 1, in, 2, out, 1, &err), 0);
     CHECK_EQ_INT(y.dims[0], 2);
     CHECK_EQ_INT(y.dims[1], 5);
@@ -274,8 +240,8 @@ static void test_encoders(void)
     ig_error err;
     const char *keys[] = {"Amy", "Sally", "Bob"};
     int64_t vals[] = {5, 6, 7};
-    ig_attr at[] = {a_strs("keys_strings", keys, 3), a_ints("values_int64s", vals, 3),
-                    a_int("default_int64", -9)};
+    ig_attr at[] = {a_strs("keys_strings", keys, 3), ig_test_attr_ints("values_int64s", vals, 3),
+                    ig_test_attr_int("default_int64", -9)};
     const char *xv[] = {"Dori", "Amy", "Bob", "Sally", "Sallyx"};
     ig_tensor x = tens(IG_DT_STRING, strs(xv, 5), 1, 5, 0), y = {0};
     ig_tensor *in[] = {&x}, *out[] = {&y};
@@ -285,7 +251,7 @@ static void test_encoders(void)
     free_outs(out, 1);
 
     float kf[] = {0.5f, NAN}, vf[] = {1, 2};
-    ig_attr af[] = {a_floats("keys_floats", kf, 2), a_floats("values_floats", vf, 2)};
+    ig_attr af[] = {ig_test_attr_floats("keys_floats", kf, 2), ig_test_attr_floats("values_floats", vf, 2)};
     float xf[] = {NAN, 0.5f, 3};
     ig_tensor xfl = tens(IG_DT_FLOAT, xf, 1, 3, 0);
     ig_tensor *inf[] = {&xfl};
@@ -296,7 +262,7 @@ static void test_encoders(void)
 
     /* opset 1: int64 -> classes_strings[x] */
     const char *cls[] = {"x", "y"};
-    ig_attr a1[] = {a_strs("classes_strings", cls, 2), a_str("default_string", "?")};
+    ig_attr a1[] = {a_strs("classes_strings", cls, 2), ig_test_attr_str("default_string", "?")};
     int64_t xi[] = {1, 0, 7};
     ig_tensor xint = tens(IG_DT_INT64, xi, 1, 3, 0);
     ig_tensor *ini[] = {&xint};
@@ -309,7 +275,7 @@ static void test_encoders(void)
     CHECK_EQ_INT(run_node("LabelEncoder", 2, at, N_OF(at), ini, 1, out, 1, &err), IG_EDTYPE);
 
     int64_t cats[] = {1, 3, 5};
-    ig_attr ao[] = {a_ints("cats_int64s", cats, 3), a_int("zeros", 1)};
+    ig_attr ao[] = {ig_test_attr_ints("cats_int64s", cats, 3), ig_test_attr_int("zeros", 1)};
     double xd[] = {3, 4, 5, 1};
     ig_tensor xdbl = tens(IG_DT_DOUBLE, xd, 2, 2, 2);
     ig_tensor *ind[] = {&xdbl};
@@ -319,7 +285,7 @@ static void test_encoders(void)
     float wo[] = {0, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0};
     check_floats(&y, wo, 12);
     free_outs(out, 1);
-    ao[1] = a_int("zeros", 0);
+    ao[1] = ig_test_attr_int("zeros", 0);
     CHECK_EQ_INT(run_node("OneHotEncoder", 1, ao, 2, ind, 1, out, 1, &err), IG_EINVAL);
     free_outs(out, 1);
 
@@ -341,10 +307,11 @@ static const char *const t_modes[] = {"BRANCH_LEQ", "LEAF",       "LEAF", "BRANC
                                       "LEAF",       "BRANCH_GTE", "LEAF", "LEAF"};
 
 #define TREE_ATTRS                                                                                           \
-    a_ints("nodes_treeids", t_tree, 8), a_ints("nodes_nodeids", t_node, 8),                                  \
-        a_ints("nodes_featureids", t_feat, 8), a_floats("nodes_values", t_vals, 8),                          \
-        a_ints("nodes_truenodeids", t_true, 8), a_ints("nodes_falsenodeids", t_false, 8),                    \
-        a_ints("nodes_missing_value_tracks_true", t_miss, 8), a_strs("nodes_modes", t_modes, 8)
+    ig_test_attr_ints("nodes_treeids", t_tree, 8), ig_test_attr_ints("nodes_nodeids", t_node, 8),            \
+        ig_test_attr_ints("nodes_featureids", t_feat, 8), ig_test_attr_floats("nodes_values", t_vals, 8),    \
+        ig_test_attr_ints("nodes_truenodeids", t_true, 8),                                                   \
+        ig_test_attr_ints("nodes_falsenodeids", t_false, 8),                                                 \
+        ig_test_attr_ints("nodes_missing_value_tracks_true", t_miss, 8), a_strs("nodes_modes", t_modes, 8)
 
 static void test_trees(void)
 {
@@ -352,12 +319,12 @@ static void test_trees(void)
     int64_t lt[] = {0, 0, 1, 1, 1}, ln[] = {1, 2, 1, 3, 4}, lid[] = {0, 0, 0, 0, 0};
     float lw[] = {1, 2, 10, 20, 30}, base[] = {100};
     ig_attr at[] = {TREE_ATTRS,
-                    a_ints("target_treeids", lt, 5),
-                    a_ints("target_nodeids", ln, 5),
-                    a_ints("target_ids", lid, 5),
-                    a_floats("target_weights", lw, 5),
-                    a_floats("base_values", base, 1),
-                    a_str("aggregate_function", "SUM")};
+                    ig_test_attr_ints("target_treeids", lt, 5),
+                    ig_test_attr_ints("target_nodeids", ln, 5),
+                    ig_test_attr_ints("target_ids", lid, 5),
+                    ig_test_attr_floats("target_weights", lw, 5),
+                    ig_test_attr_floats("base_values", base, 1),
+                    ig_test_attr_str("aggregate_function", "SUM")};
     float xf[] = {0, 0, 1, 5, 4, 5, NAN, 1};
     ig_tensor x = tens(IG_DT_FLOAT, xf, 2, 4, 2), y = {0};
     ig_tensor *in[] = {&x}, *out[] = {&y};
@@ -366,12 +333,12 @@ static void test_trees(void)
     float want[] = {111, 132, 122, 111};
     check_floats(&y, want, 4);
     free_outs(out, 1);
-    at[N_OF(at) - 1] = a_str("aggregate_function", "AVERAGE");
+    at[N_OF(at) - 1] = ig_test_attr_str("aggregate_function", "AVERAGE");
     CHECK_EQ_INT(run_node("TreeEnsembleRegressor", 1, at, N_OF(at), in, 1, out, 1, &err), 0);
     float wavg[] = {105.5f, 116, 111, 105.5f};
     check_floats(&y, wavg, 4);
     free_outs(out, 1);
-    at[N_OF(at) - 1] = a_str("aggregate_function", "MAX");
+    at[N_OF(at) - 1] = ig_test_attr_str("aggregate_function", "MAX");
     CHECK_EQ_INT(run_node("TreeEnsembleRegressor", 1, at, N_OF(at), in, 1, out, 1, &err), 0);
     float wmax[] = {110, 130, 120, 110};
     check_floats(&y, wmax, 4);
@@ -381,11 +348,11 @@ static void test_trees(void)
     int64_t ct[] = {0, 0, 1, 1, 1}, cn[] = {1, 2, 1, 3, 4}, cid[] = {0, 1, 2, 1, 0}, labels[] = {7, 8, 9};
     float cw[] = {0.6f, 0.5f, 0.7f, 0.4f, 0.3f};
     ig_attr ac[] = {TREE_ATTRS,
-                    a_ints("class_treeids", ct, 5),
-                    a_ints("class_nodeids", cn, 5),
-                    a_ints("class_ids", cid, 5),
-                    a_floats("class_weights", cw, 5),
-                    a_ints("classlabels_int64s", labels, 3)};
+                    ig_test_attr_ints("class_treeids", ct, 5),
+                    ig_test_attr_ints("class_nodeids", cn, 5),
+                    ig_test_attr_ints("class_ids", cid, 5),
+                    ig_test_attr_floats("class_weights", cw, 5),
+                    ig_test_attr_ints("classlabels_int64s", labels, 3)};
     ig_tensor z = {0};
     ig_tensor *out2[] = {&y, &z};
     CHECK_EQ_INT(run_node("TreeEnsembleClassifier", 1, ac, N_OF(ac), in, 1, out2, 2, &err), 0);
@@ -403,7 +370,7 @@ static void test_trees(void)
     badt[0] = 99;
     ig_attr ab[N_OF(ac)];
     memcpy(ab, ac, sizeof ab);
-    ab[4] = a_ints("nodes_truenodeids", badt, 8);
+    ab[4] = ig_test_attr_ints("nodes_truenodeids", badt, 8);
     CHECK_EQ_INT(run_node("TreeEnsembleClassifier", 1, ab, N_OF(ab), in, 1, out2, 2, &err), IG_EINVAL);
     /* A feature id past the input's columns. */
     float xn[] = {0, 1, 2};

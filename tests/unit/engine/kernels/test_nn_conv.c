@@ -7,55 +7,17 @@
 #include <string.h>
 
 #include "check.h"
+#include "kernel_harness.h"
 #include "engine/kernels/kernel.h"
-
-static ig_attr ints_attr(const char *name, int n, int64_t *v)
-{
-    ig_attr a = {0};
-    a.name = name, a.type = IG_ATTR_INTS, a.n = n, a.ints = v;
-    return a;
-}
-
-static ig_attr int_attr(const char *name, int64_t v)
-{
-    ig_attr a = {0};
-    a.name = name, a.type = IG_ATTR_INT, a.i = v;
-    return a;
-}
 
 /* Plans and runs op; out[i]->data is allocated here (caller frees). Returns plan/run status. */
 static int run_op(const char *op, int opset, ig_attr *attrs, int n_attrs, ig_tensor **in, int n_in,
                   ig_tensor **out, int n_out)
 {
-    int ids[8] = {0, 1, 2, 3, 4, 5, 6, 7};
-    ig_node node = {.name = "t",
-                    .op_type = op,
-                    .domain = "",
-                    .opset = opset,
-                    .n_inputs = n_in,
-                    .inputs = ids,
-                    .n_outputs = n_out,
-                    .outputs = ids,
-                    .n_attrs = n_attrs,
-                    .attrs = attrs};
-    ig_kstep s = {.node = &node, .n_in = n_in, .n_out = n_out, .in = in, .out = out, .n_threads = 2};
     /* These tests pin the portable kernels; the fast backends are tested against them elsewhere. */
-    const ig_kernel_def *k = ig_kernel_next(NULL, "", op, opset, in, n_in);
-    while (k && strcmp(k->backend, "ref")) k = ig_kernel_next(k, "", op, opset, in, n_in);
-    if (!k) return IG_ENOTFOUND;
     ig_error err = {0};
-    int rc = k->plan(&s, &err);
-    if (rc) {
-        fprintf(stderr, "plan: %s\n", err.msg);
-        if (s.state && k->destroy) k->destroy(s.state);
-        return rc;
-    }
-    for (int i = 0; i < n_out; i++)
-        if (out[i]) out[i]->data = calloc(1, ig_tensor_nbytes(out[i]) + 1);
-    s.scratch = s.scratch_bytes ? aligned_alloc(64, (s.scratch_bytes + 63) / 64 * 64) : NULL;
-    rc = k->run(&s);
-    free(s.scratch);
-    if (k->destroy) k->destroy(s.state);
+    int rc = ig_test_run_kernel("", op, opset, "ref", 2, attrs, n_attrs, in, n_in, out, n_out, &err);
+    if (rc && err.code) fprintf(stderr, "plan: %s\n", err.msg);
     return rc;
 }
 
@@ -102,8 +64,8 @@ static void conv_case_run(const conv_case *cc)
     int64_t strides[3], dils[3];
     memcpy(strides, st, sizeof(strides));
     memcpy(dils, dl, sizeof(dils));
-    ig_attr attrs[4] = {ints_attr("strides", nsp, strides), ints_attr("dilations", nsp, dils),
-                        ints_attr("pads", 2 * nsp, pads), int_attr("group", cc->group)};
+    ig_attr attrs[4] = {ig_test_attr_ints("strides", strides, nsp), ig_test_attr_ints("dilations", dils, nsp),
+                        ig_test_attr_ints("pads", pads, 2 * nsp), ig_test_attr_int("group", cc->group)};
     int rc = run_op("Conv", 11, attrs, 4, ins, cc->bias ? 3 : 2, outs, 1);
     CHECK_EQ_INT(rc, 0);
     if (rc) return;
@@ -150,9 +112,9 @@ static void pool_case(const char *op, int64_t h, int64_t wd, int64_t kh, int64_t
     ig_tensor *ins[1] = {&x}, *outs[2] = {&y, is_max ? &ind : NULL};
     int64_t ks[2] = {kh, kw}, st[2] = {sh, sw}, pd[4];
     memcpy(pd, pads, sizeof(pd));
-    ig_attr attrs[5] = {ints_attr("kernel_shape", 2, ks), ints_attr("strides", 2, st),
-                        ints_attr("pads", 4, pd), int_attr("ceil_mode", ceil_mode),
-                        int_attr("count_include_pad", cip)};
+    ig_attr attrs[5] = {ig_test_attr_ints("kernel_shape", ks, 2), ig_test_attr_ints("strides", st, 2),
+                        ig_test_attr_ints("pads", pd, 4), ig_test_attr_int("ceil_mode", ceil_mode),
+                        ig_test_attr_int("count_include_pad", cip)};
     int rc = run_op(op, 12, attrs, 5, ins, 1, outs, is_max ? 2 : 1);
     CHECK_EQ_INT(rc, 0);
     if (rc) return;

@@ -7,62 +7,17 @@
 #include <string.h>
 
 #include "check.h"
+#include "kernel_harness.h"
 #include "engine/kernels/kernel.h"
 #include "engine/kernels/ref/reduce_util.h"
 
 /* ---- harness ---- */
 
-static ig_attr a_int(const char *name, int64_t v)
-{
-    return (ig_attr){.name = name, .type = IG_ATTR_INT, .i = v};
-}
-static ig_attr a_ints(const char *name, int64_t *v, int n)
-{
-    return (ig_attr){.name = name, .type = IG_ATTR_INTS, .ints = v, .n = n};
-}
-static ig_attr a_str(const char *name, const char *v)
-{
-    return (ig_attr){.name = name, .type = IG_ATTR_STRING, .s = {v, strlen(v)}};
-}
-
-static ig_tensor mk(ig_dtype dt, int ndim, const int64_t *dims, void *data)
-{
-    ig_tensor t = {.dtype = dt, .ndim = ndim, .data = data};
-    if (ndim) memcpy(t.dims, dims, sizeof(int64_t) * ndim);
-    return t;
-}
-
 /* Plans and runs op; outputs get malloc'd buffers the caller frees. Returns the plan/run code. */
 static int run_op(const char *op, int opset, ig_attr *attrs, int n_attrs, ig_tensor **in, int n_in,
                   ig_tensor **out, int n_out)
 {
-    int ins[8] = {0}, outs[8] = {0};
-    ig_node node = {.name = op,
-                    .op_type = op,
-                    .domain = "",
-                    .opset = opset,
-                    .n_inputs = n_in,
-                    .inputs = ins,
-                    .n_outputs = n_out,
-                    .outputs = outs,
-                    .n_attrs = n_attrs,
-                    .attrs = attrs};
-    ig_kstep s = {.node = &node, .n_in = n_in, .n_out = n_out, .in = in, .out = out, .n_threads = 2};
-    const ig_kernel_def *k = ig_kernel_next(NULL, "", op, opset, in, n_in);
-    if (!k) return IG_EUNSUPPORTED;
-    ig_error err = {0};
-    int rc = k->plan(&s, &err);
-    if (rc) {
-        if (k->destroy && s.state) k->destroy(s.state);
-        return rc;
-    }
-    for (int i = 0; i < n_out; i++)
-        if (out[i]) out[i]->data = calloc(1, ig_tensor_nbytes(out[i]) + 8);
-    if (s.scratch_bytes) s.scratch = aligned_alloc(64, (s.scratch_bytes + 63) / 64 * 64);
-    rc = k->run(&s);
-    free(s.scratch);
-    if (k->destroy && s.state) k->destroy(s.state);
-    return rc;
+    return ig_test_run_kernel("", op, opset, NULL, 2, attrs, n_attrs, in, n_in, out, n_out, NULL);
 }
 
 static uint64_t rng = 88172645463325252ull;
@@ -131,12 +86,12 @@ static void check_reduce(const char *op, int opset, const int64_t *dims, int r, 
         if (mask & (1u << d)) axes[na++] = (d % 2) ? d - r : d, red[d] = true; /* mix negative axes */
     if (na == 0)
         for (int d = 0; d < r; d++) red[d] = true;
-    ig_tensor tx = mk(IG_DT_FLOAT, r, dims, x), ta, ty = {0};
+    ig_tensor tx = ig_test_tensor(IG_DT_FLOAT, r, dims, x), ta, ty = {0};
     int64_t nadims[1] = {na};
-    ta = mk(IG_DT_INT64, 1, nadims, axes);
+    ta = ig_test_tensor(IG_DT_INT64, 1, nadims, axes);
     ig_tensor *in[2] = {&tx, &ta}, *out[1] = {&ty};
     bool axes_input = opset >= 18 || (!strcmp(op, "ReduceSum") && opset >= 13);
-    ig_attr attrs[2] = {a_int("keepdims", keepdims), a_ints("axes", axes, na)};
+    ig_attr attrs[2] = {ig_test_attr_int("keepdims", keepdims), ig_test_attr_ints("axes", axes, na)};
     int rc = run_op(op, opset, attrs, axes_input || na == 0 ? 1 : 2, in, axes_input && na ? 2 : 1, out, 1);
     CHECK_EQ_INT(rc, 0);
     if (rc) {
@@ -182,10 +137,11 @@ static void test_reductions(void)
 static void test_reduce_noop_and_ints(void)
 {
     int64_t dims[2] = {2, 3}, x[6] = {1, -2, 3, 4, 5, -6}, zero = 0;
-    ig_tensor tx = mk(IG_DT_INT64, 2, dims, x), ta = mk(IG_DT_INT64, 1, &zero, NULL), ty = {0};
+    ig_tensor tx = ig_test_tensor(IG_DT_INT64, 2, dims, x), ta = ig_test_tensor(IG_DT_INT64, 1, &zero, NULL),
+              ty = {0};
     ig_tensor *in[2] = {&tx, &ta}, *out[1] = {&ty};
     /* Empty axes with noop: identity. */
-    ig_attr at[2] = {a_int("keepdims", 1), a_int("noop_with_empty_axes", 1)};
+    ig_attr at[2] = {ig_test_attr_int("keepdims", 1), ig_test_attr_int("noop_with_empty_axes", 1)};
     CHECK_EQ_INT(run_op("ReduceSum", 13, at, 2, in, 2, out, 1), 0);
     CHECK_EQ_INT(ty.ndim, 2);
     CHECK(!memcmp(ty.data, x, sizeof(x)));
@@ -200,8 +156,8 @@ static void test_reduce_noop_and_ints(void)
     /* int32 max over axis 1, no keepdims. */
     int32_t xi[6] = {1, -2, 3, 4, 5, -6};
     int64_t ax = 1;
-    ig_tensor ti = mk(IG_DT_INT32, 2, dims, xi);
-    ig_attr am[2] = {a_int("keepdims", 0), a_ints("axes", &ax, 1)};
+    ig_tensor ti = ig_test_tensor(IG_DT_INT32, 2, dims, xi);
+    ig_attr am[2] = {ig_test_attr_int("keepdims", 0), ig_test_attr_ints("axes", &ax, 1)};
     ig_tensor *in1[1] = {&ti};
     CHECK_EQ_INT(run_op("ReduceMax", 13, am, 2, in1, 1, out, 1), 0);
     CHECK_EQ_INT(ty.ndim, 1);
@@ -213,7 +169,7 @@ static void test_reduce_noop_and_ints(void)
     CHECK(run_op("ReduceMax", 13, am, 2, in1, 1, out, 1) == IG_EINVAL);
     /* Unknown axes input at plan time defers. */
     int64_t one = 1;
-    ig_tensor tu = mk(IG_DT_INT64, 1, &one, NULL);
+    ig_tensor tu = ig_test_tensor(IG_DT_INT64, 1, &one, NULL);
     ig_tensor *in2[2] = {&tx, &tu};
     CHECK(run_op("ReduceSum", 13, at, 1, in2, 2, out, 1) == IG_EDEFER);
 }
@@ -225,9 +181,9 @@ static void test_softmax_opsets(void)
     int64_t dims[3] = {2, 3, 4};
     float x[24];
     for (int i = 0; i < 24; i++) x[i] = (float)(frand() * 4 - 2);
-    ig_tensor tx = mk(IG_DT_FLOAT, 3, dims, x), ty = {0};
+    ig_tensor tx = ig_test_tensor(IG_DT_FLOAT, 3, dims, x), ty = {0};
     ig_tensor *in[1] = {&tx}, *out[1] = {&ty};
-    ig_attr at[1] = {a_int("axis", 1)};
+    ig_attr at[1] = {ig_test_attr_int("axis", 1)};
     /* Opset 11: [2, 12] rows. */
     CHECK_EQ_INT(run_op("Softmax", 11, at, 1, in, 1, out, 1), 0);
     const float *y = ty.data;
@@ -252,7 +208,7 @@ static void test_softmax_opsets(void)
     int64_t big[2] = {64, 1000};
     float *xb = malloc(sizeof(float) * 64000);
     for (int i = 0; i < 64000; i++) xb[i] = (float)(frand() * 40 - 20);
-    ig_tensor tb = mk(IG_DT_FLOAT, 2, big, xb);
+    ig_tensor tb = ig_test_tensor(IG_DT_FLOAT, 2, big, xb);
     ig_tensor *inb[1] = {&tb};
     CHECK_EQ_INT(run_op("LogSoftmax", 13, NULL, 0, inb, 1, out, 1), 0);
     y = ty.data;
@@ -269,7 +225,7 @@ static void test_softmax_opsets(void)
     /* Hardmax: first maximum wins. */
     float h[4] = {1, 3, 3, 2};
     int64_t hd[1] = {4};
-    ig_tensor th = mk(IG_DT_FLOAT, 1, hd, h);
+    ig_tensor th = ig_test_tensor(IG_DT_FLOAT, 1, hd, h);
     ig_tensor *inh[1] = {&th};
     CHECK_EQ_INT(run_op("Hardmax", 13, NULL, 0, inh, 1, out, 1), 0);
     y = ty.data;
@@ -283,14 +239,15 @@ static void test_topk_ties(void)
 {
     float x[6] = {1, 3, 3, 2, 3, 1};
     int64_t dims[1] = {6}, k = 3, one = 1;
-    ig_tensor tx = mk(IG_DT_FLOAT, 1, dims, x), tk = mk(IG_DT_INT64, 1, &one, &k), tv = {0}, ti = {0};
+    ig_tensor tx = ig_test_tensor(IG_DT_FLOAT, 1, dims, x), tk = ig_test_tensor(IG_DT_INT64, 1, &one, &k),
+              tv = {0}, ti = {0};
     ig_tensor *in[2] = {&tx, &tk}, *out[2] = {&tv, &ti};
     CHECK_EQ_INT(run_op("TopK", 11, NULL, 0, in, 2, out, 2), 0);
     const int64_t *idx = ti.data;
     CHECK(idx[0] == 1 && idx[1] == 2 && idx[2] == 4);
     CHECK(((float *)tv.data)[0] == 3);
     free(tv.data), free(ti.data);
-    ig_attr at[1] = {a_int("largest", 0)};
+    ig_attr at[1] = {ig_test_attr_int("largest", 0)};
     CHECK_EQ_INT(run_op("TopK", 11, at, 1, in, 2, out, 2), 0);
     idx = ti.data;
     CHECK(idx[0] == 0 && idx[1] == 5 && idx[2] == 3);
@@ -303,9 +260,10 @@ static void test_argmax_cumsum(void)
 {
     float x[6] = {1, 3, 3, 2, 0, 2};
     int64_t dims[2] = {2, 3};
-    ig_tensor tx = mk(IG_DT_FLOAT, 2, dims, x), ty = {0};
+    ig_tensor tx = ig_test_tensor(IG_DT_FLOAT, 2, dims, x), ty = {0};
     ig_tensor *in[1] = {&tx}, *out[1] = {&ty};
-    ig_attr at[3] = {a_int("axis", -1), a_int("keepdims", 0), a_int("select_last_index", 1)};
+    ig_attr at[3] = {ig_test_attr_int("axis", -1), ig_test_attr_int("keepdims", 0),
+                     ig_test_attr_int("select_last_index", 1)};
     CHECK_EQ_INT(run_op("ArgMax", 13, at, 2, in, 1, out, 1), 0);
     CHECK(((int64_t *)ty.data)[0] == 1 && ((int64_t *)ty.data)[1] == 0);
     free(ty.data);
@@ -315,9 +273,9 @@ static void test_argmax_cumsum(void)
 
     int32_t xi[4] = {1, 2, 3, 4}, axis = 0;
     int64_t d1[1] = {4};
-    ig_tensor ti = mk(IG_DT_INT32, 1, d1, xi), ta = mk(IG_DT_INT32, 0, NULL, &axis);
+    ig_tensor ti = ig_test_tensor(IG_DT_INT32, 1, d1, xi), ta = ig_test_tensor(IG_DT_INT32, 0, NULL, &axis);
     ig_tensor *inc[2] = {&ti, &ta};
-    ig_attr ac[2] = {a_int("exclusive", 1), a_int("reverse", 1)};
+    ig_attr ac[2] = {ig_test_attr_int("exclusive", 1), ig_test_attr_int("reverse", 1)};
     CHECK_EQ_INT(run_op("CumSum", 14, ac, 2, inc, 2, out, 1), 0);
     const int32_t *c = ty.data;
     CHECK(c[0] == 9 && c[1] == 7 && c[2] == 4 && c[3] == 0);
@@ -333,9 +291,10 @@ static void test_einsum(void)
     for (int i = 0; i < 24; i++) a[i] = frand();
     for (int i = 0; i < 40; i++) b[i] = frand();
     int64_t da[3] = {2, 3, 4}, db[3] = {2, 4, 5};
-    ig_tensor ta = mk(IG_DT_DOUBLE, 3, da, a), tb = mk(IG_DT_DOUBLE, 3, db, b), ty = {0};
+    ig_tensor ta = ig_test_tensor(IG_DT_DOUBLE, 3, da, a), tb = ig_test_tensor(IG_DT_DOUBLE, 3, db, b),
+              ty = {0};
     ig_tensor *in[2] = {&ta, &tb}, *out[1] = {&ty};
-    ig_attr eq[1] = {a_str("equation", "bij, bjk -> bik")};
+    ig_attr eq[1] = {ig_test_attr_str("equation", "bij, bjk -> bik")};
     CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, in, 2, out, 1), 0);
     CHECK(ty.ndim == 3 && ty.dims[2] == 5);
     const double *y = ty.data;
@@ -350,9 +309,9 @@ static void test_einsum(void)
     double m[2 * 3 * 3];
     for (int i = 0; i < 18; i++) m[i] = i;
     int64_t dm[3] = {2, 3, 3};
-    ig_tensor tm = mk(IG_DT_DOUBLE, 3, dm, m);
+    ig_tensor tm = ig_test_tensor(IG_DT_DOUBLE, 3, dm, m);
     ig_tensor *in1[1] = {&tm};
-    eq[0] = a_str("equation", "...ii->...i");
+    eq[0] = ig_test_attr_str("equation", "...ii->...i");
     CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, in1, 1, out, 1), 0);
     y = ty.data;
     CHECK(ty.ndim == 2 && y[0] == 0 && y[1] == 4 && y[2] == 8 && y[3] == 9 && y[5] == 17);
@@ -360,21 +319,21 @@ static void test_einsum(void)
     /* Elementwise, outer product and A.B^T on 2x3 / 3-vectors. */
     double u[3] = {1, 2, 3}, v[3] = {4, 5, 6};
     int64_t d1[1] = {3}, d2[2] = {2, 3};
-    ig_tensor tu = mk(IG_DT_DOUBLE, 1, d1, u), tv = mk(IG_DT_DOUBLE, 1, d1, v);
+    ig_tensor tu = ig_test_tensor(IG_DT_DOUBLE, 1, d1, u), tv = ig_test_tensor(IG_DT_DOUBLE, 1, d1, v);
     ig_tensor *uv[2] = {&tu, &tv};
-    eq[0] = a_str("equation", "i,j->ij");
+    eq[0] = ig_test_attr_str("equation", "i,j->ij");
     CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, uv, 2, out, 1), 0);
     y = ty.data;
     CHECK(y[0] == 4 && y[1] == 5 && y[3] == 8 && y[8] == 18);
     free(ty.data);
-    eq[0] = a_str("equation", "i,i->i");
+    eq[0] = ig_test_attr_str("equation", "i,i->i");
     CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, uv, 2, out, 1), 0);
     y = ty.data;
     CHECK(y[0] == 4 && y[1] == 10 && y[2] == 18);
     free(ty.data);
-    ig_tensor tp = mk(IG_DT_DOUBLE, 2, d2, a), tq = mk(IG_DT_DOUBLE, 2, d2, b);
+    ig_tensor tp = ig_test_tensor(IG_DT_DOUBLE, 2, d2, a), tq = ig_test_tensor(IG_DT_DOUBLE, 2, d2, b);
     ig_tensor *pq[2] = {&tp, &tq};
-    eq[0] = a_str("equation", "ij,kj->ik");
+    eq[0] = ig_test_attr_str("equation", "ij,kj->ik");
     CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, pq, 2, out, 1), 0);
     y = ty.data;
     for (int i = 0; i < 2; i++)
@@ -382,9 +341,9 @@ static void test_einsum(void)
             CHECK(close_to(y[i * 2 + k],
                            a[i * 3] * b[k * 3] + a[i * 3 + 1] * b[k * 3 + 1] + a[i * 3 + 2] * b[k * 3 + 2]));
     free(ty.data);
-    eq[0] = a_str("equation", "ij,jk");
+    eq[0] = ig_test_attr_str("equation", "ij,jk");
     int64_t d3[2] = {3, 2};
-    tq = mk(IG_DT_DOUBLE, 2, d3, b);
+    tq = ig_test_tensor(IG_DT_DOUBLE, 2, d3, b);
     CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, pq, 2, out, 1), 0);
     y = ty.data;
     for (int i = 0; i < 2; i++)
@@ -393,7 +352,7 @@ static void test_einsum(void)
                 close_to(y[i * 2 + k], a[i * 3] * b[k] + a[i * 3 + 1] * b[2 + k] + a[i * 3 + 2] * b[4 + k]));
     free(ty.data);
     /* Implicit output: "ij" of a transpose "ji" sorts labels, giving the transpose. */
-    eq[0] = a_str("equation", "bji");
+    eq[0] = ig_test_attr_str("equation", "bji");
     CHECK_EQ_INT(run_op("Einsum", 12, eq, 1, in1, 1, out, 1), 0);
     y = ty.data;
     CHECK(y[1] == 3 && y[3] == 1);
@@ -404,7 +363,7 @@ static void test_det_and_losses(void)
 {
     float m[8] = {1, 2, 3, 4, 2, 0, 0, 3};
     int64_t dm[3] = {2, 2, 2};
-    ig_tensor tm = mk(IG_DT_FLOAT, 3, dm, m), ty = {0}, tl = {0};
+    ig_tensor tm = ig_test_tensor(IG_DT_FLOAT, 3, dm, m), ty = {0}, tl = {0};
     ig_tensor *in[3] = {&tm, NULL, NULL}, *out[2] = {&ty, &tl};
     CHECK_EQ_INT(run_op("Det", 11, NULL, 0, in, 1, out, 1), 0);
     CHECK(close_to(((float *)ty.data)[0], -2) && close_to(((float *)ty.data)[1], 6));
@@ -413,9 +372,10 @@ static void test_det_and_losses(void)
     /* NLL on [N=2, C=3] with weights and an ignored target. */
     float x[6] = {-1, -2, -3, -4, -5, -6}, w[3] = {1, 2, 3};
     int64_t t[2] = {2, 1}, dx[2] = {2, 3}, dt[1] = {2}, dw[1] = {3};
-    ig_tensor tx = mk(IG_DT_FLOAT, 2, dx, x), tt = mk(IG_DT_INT64, 1, dt, t), tw = mk(IG_DT_FLOAT, 1, dw, w);
+    ig_tensor tx = ig_test_tensor(IG_DT_FLOAT, 2, dx, x), tt = ig_test_tensor(IG_DT_INT64, 1, dt, t),
+              tw = ig_test_tensor(IG_DT_FLOAT, 1, dw, w);
     ig_tensor *inl[3] = {&tx, &tt, &tw};
-    ig_attr at[2] = {a_str("reduction", "mean"), a_int("ignore_index", 1)};
+    ig_attr at[2] = {ig_test_attr_str("reduction", "mean"), ig_test_attr_int("ignore_index", 1)};
     CHECK_EQ_INT(run_op("NegativeLogLikelihoodLoss", 13, at, 1, inl, 3, out, 1), 0);
     CHECK(close_to(((float *)ty.data)[0], (3 * 3 + 5 * 2) / 5.0));
     free(ty.data);
@@ -423,7 +383,7 @@ static void test_det_and_losses(void)
     CHECK(close_to(((float *)ty.data)[0], 3.0));
     free(ty.data);
     /* SCE with log_prob output; out-of-range target is a run error. */
-    at[0] = a_str("reduction", "none");
+    at[0] = ig_test_attr_str("reduction", "none");
     CHECK_EQ_INT(run_op("SoftmaxCrossEntropyLoss", 13, at, 1, inl, 2, out, 2), 0);
     double ls = log(exp(-1.0) + exp(-2.0) + exp(-3.0));
     CHECK(close_to(((float *)tl.data)[0], -1 - ls));
@@ -439,26 +399,27 @@ static void test_float16(void)
     /* Every half survives the trip through float; rounding is to nearest even. */
     int bad = 0;
     for (uint32_t h = 0; h < 65536; h++) {
-        float f = rd_f16_to_f32((uint16_t)h);
-        if (f == f && rd_f32_to_f16(f) != h) bad++;
+        float f = ig_half_to_float((uint16_t)h);
+        if (f == f && ig_float_to_half(f) != h) bad++;
     }
     CHECK_EQ_INT(bad, 0);
-    CHECK_EQ_INT(rd_f32_to_f16(1.0f + 1.0f / 2048), 0x3c00); /* tie rounds to even */
-    CHECK_EQ_INT(rd_f32_to_f16(65520.0f), 0x7c00);           /* overflows to inf */
-    CHECK_EQ_INT(rd_f32_to_f16(5.9604645e-8f), 0x0001);      /* smallest subnormal */
+    CHECK_EQ_INT(ig_float_to_half(1.0f + 1.0f / 2048), 0x3c00); /* tie rounds to even */
+    CHECK_EQ_INT(ig_float_to_half(65520.0f), 0x7c00);           /* overflows to inf */
+    CHECK_EQ_INT(ig_float_to_half(5.9604645e-8f), 0x0001);      /* smallest subnormal */
 
     uint16_t x[6];
-    for (int i = 0; i < 6; i++) x[i] = rd_f32_to_f16((float)i * 0.5f);
+    for (int i = 0; i < 6; i++) x[i] = ig_float_to_half((float)i * 0.5f);
     int64_t dims[2] = {2, 3}, ax = 1;
-    ig_tensor tx = mk(IG_DT_FLOAT16, 2, dims, x), ty = {0};
+    ig_tensor tx = ig_test_tensor(IG_DT_FLOAT16, 2, dims, x), ty = {0};
     ig_tensor *in[1] = {&tx}, *out[1] = {&ty};
-    ig_attr at[2] = {a_int("keepdims", 0), a_ints("axes", &ax, 1)};
+    ig_attr at[2] = {ig_test_attr_int("keepdims", 0), ig_test_attr_ints("axes", &ax, 1)};
     CHECK_EQ_INT(run_op("ReduceSum", 11, at, 2, in, 1, out, 1), 0);
-    CHECK(rd_f16_to_f32(((uint16_t *)ty.data)[0]) == 1.5f && rd_f16_to_f32(((uint16_t *)ty.data)[1]) == 6.0f);
+    CHECK(ig_half_to_float(((uint16_t *)ty.data)[0]) == 1.5f &&
+          ig_half_to_float(((uint16_t *)ty.data)[1]) == 6.0f);
     free(ty.data);
     CHECK_EQ_INT(run_op("Softmax", 13, NULL, 0, in, 1, out, 1), 0);
     double s = exp(0.0) + exp(0.5) + exp(1.0);
-    CHECK(fabs(rd_f16_to_f32(((uint16_t *)ty.data)[2]) - exp(1.0) / s) < 1e-3);
+    CHECK(fabs(ig_half_to_float(((uint16_t *)ty.data)[2]) - exp(1.0) / s) < 1e-3);
     free(ty.data);
 }
 

@@ -6,14 +6,12 @@
 #include <string.h>
 
 #include "check.h"
+#include "kernel_harness.h"
 #include "engine/kernels/kernel.h"
 
 typedef struct {
-    ig_node node;
-    ig_kstep s;
     ig_tensor outs[4];
     ig_tensor *outp[4];
-    const ig_kernel_def *def;
     ig_error err;
 } op_call;
 
@@ -22,32 +20,12 @@ static int call(op_call *c, const char *op, int opset, ig_attr *attrs, int n_att
                 int n_out)
 {
     memset(c, 0, sizeof *c);
-    c->node.name = "t";
-    c->node.op_type = op;
-    c->node.domain = "";
-    c->node.opset = opset;
-    c->node.attrs = attrs;
-    c->node.n_attrs = n_attrs;
-    c->node.n_inputs = n_in;
-    c->node.n_outputs = n_out;
     for (int i = 0; i < n_out; i++) c->outp[i] = &c->outs[i];
-    c->def = ig_kernel_next(NULL, "", op, opset, in, n_in);
-    if (!c->def) return -1000;
-    c->s.node = &c->node;
-    c->s.n_in = n_in;
-    c->s.in = in;
-    c->s.n_out = n_out;
-    c->s.out = c->outp;
-    c->s.n_threads = 2;
-    int rc = c->def->plan(&c->s, &c->err);
-    if (rc) return rc;
-    for (int i = 0; i < n_out; i++) c->outs[i].data = calloc(1, ig_tensor_nbytes(&c->outs[i]) + 16);
-    return c->def->run(&c->s);
+    return ig_test_run_kernel("", op, opset, NULL, 2, attrs, n_attrs, in, n_in, c->outp, n_out, &c->err);
 }
 
 static void done(op_call *c)
 {
-    if (c->def && c->def->destroy && c->s.state) c->def->destroy(c->s.state);
     for (int i = 0; i < 4; i++) free(c->outs[i].data);
 }
 
