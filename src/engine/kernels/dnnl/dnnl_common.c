@@ -33,6 +33,13 @@ static dnnl_stream_t thread_stream(void)
     return tl_stream;
 }
 
+bool ig__dnnl_is_initializer(const ig_kstep *s, int i)
+{
+    if (!s->graph || i >= s->node->n_inputs) return false;
+    int v = s->node->inputs[i];
+    return v >= 0 && v < s->graph->n_values && s->graph->values[v].constant != NULL;
+}
+
 void ig__dnnl_md_plain(dnnl_memory_desc_t *md, int ndim, const int64_t *dims)
 {
     int64_t st[DNNL_MAX_NDIMS], one = 1;

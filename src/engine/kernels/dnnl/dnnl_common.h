@@ -12,6 +12,10 @@
 /* The CPU engine, created once; NULL when oneDNN could not create it (kernels then decline). */
 dnnl_engine_t ig__dnnl_engine(void);
 
+/* True when input i of the step is an initializer of its graph (data stable for the model's life),
+ * the condition for packing it once through the weights cache. */
+bool ig__dnnl_is_initializer(const ig_kstep *s, int i);
+
 /* Dense row-major f32 descriptor of ndim dims (ndim 0 is treated as [1]). */
 void ig__dnnl_md_plain(dnnl_memory_desc_t *md, int ndim, const int64_t *dims);
 /* f32 descriptor with explicit strides (in elements). */
@@ -21,8 +25,8 @@ void ig__dnnl_md_any(dnnl_memory_desc_t *md, int ndim, const int64_t *dims);
 
 /* Post-op kinds a fused node carries in its "post_ops" attribute (values are part of the IR). */
 enum {
-    IG_PO_RELU = 1,    /* alpha: negative slope (0 for Relu, LeakyRelu's alpha) */
-    IG_PO_CLIP = 2,    /* alpha: min, beta: max */
+    IG_PO_RELU = 1, /* alpha: negative slope (0 for Relu, LeakyRelu's alpha) */
+    IG_PO_CLIP = 2, /* alpha: min, beta: max */
     IG_PO_SIGMOID = 3,
     IG_PO_TANH = 4,
     IG_PO_GELU_ERF = 5,

@@ -113,7 +113,7 @@ int ig__dnnl_conv_plan(ig_kstep *s, ig_error *err)
         j++;
     }
 
-    bool w_const = ig_node_attr_int(s->node, "w_const", 0) != 0 && wt->data;
+    bool w_const = ig__dnnl_is_initializer(s, 1) && wt->data;
     ig__dnnl_md_plain(&st->src_u, nd, x->dims);
     ig__dnnl_md_plain(&st->dst_u, nd, od);
     int64_t wd[6];
@@ -150,9 +150,10 @@ int ig__dnnl_conv_plan(ig_kstep *s, ig_error *err)
     dnnl_convolution_desc_t cd;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = ig__dnnl_attr(&st->po, bin_ptr);
-    if (!attr || dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                                            &src_a, &wei_a, b ? &st->bias_m : NULL, &dst_a,
-                                                            strides, dil, pl, pr) != dnnl_success ||
+    if (!attr ||
+        dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                                   &src_a, &wei_a, b ? &st->bias_m : NULL, &dst_a, strides,
+                                                   dil, pl, pr) != dnnl_success ||
         dnnl_primitive_desc_create(&pd, &cd, attr, ig__dnnl_engine(), NULL) != dnnl_success) {
         if (attr) dnnl_primitive_attr_destroy(attr);
         free(st);

@@ -11,7 +11,7 @@ const ig_kernel_def ig__kernels_fused[] = {
      ig__dnnl_conv_destroy, 0},
     {"com.infergate", "FusedMatMul", 1, 0, F32, 0, "dnnl", ig__dnnl_matmul_plan, ig__dnnl_mm_run,
      ig__dnnl_mm_destroy, 0},
-    {"com.infergate", "FusedGemm", 1, 0, F32, 0, "dnnl", ig__dnnl_gemm_plan, ig__dnnl_mm_run, ig__dnnl_mm_destroy,
-     0},
+    {"com.infergate", "FusedGemm", 1, 0, F32, 0, "dnnl", ig__dnnl_gemm_plan, ig__dnnl_mm_run,
+     ig__dnnl_mm_destroy, 0},
     {0},
 };
