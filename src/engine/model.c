@@ -60,6 +60,14 @@ static int open_model(const char *path, bool require_kernels, ig_model **out, ig
         rc = ig_error_set(err, IG_ENOMEM, "out of memory");
         goto fail;
     }
+    for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
+        const ig_value *v = &g->values[i < g->n_inputs ? g->inputs[i] : g->outputs[i - g->n_inputs]];
+        if (!v->info.is_tensor && (rc = ig_error_set(err, IG_EUNSUPPORTED,
+                                                     "graph %s '%s' is not a tensor (sequences, maps and optionals "
+                                                     "are not supported)",
+                                                     i < g->n_inputs ? "input" : "output", v->name)))
+            goto fail;
+    }
     for (int i = 0; i < g->n_inputs; i++) io_from_value(&m->inputs[i], &g->values[g->inputs[i]]);
     for (int i = 0; i < g->n_outputs; i++) io_from_value(&m->outputs[i], &g->values[g->outputs[i]]);
     for (int i = 0; i < m->onnx->n_opsets; i++) {

@@ -179,10 +179,12 @@ static int run_test(const char *dir, char *why, size_t len)
     for (;; n++) {
         snprintf(path, sizeof(path), "%s/test_data_set_%d", dir, n);
         struct stat st;
-        if (stat(path, &st)) break;
+        if (stat(path, &st)) {
+            if (n == 0) snprintf(why, len, "no test_data_set_0");
+            break;
+        }
         if ((rc = run_dataset(m, r, path, why, len)) != PASS) break;
     }
-    if (n == 0) snprintf(why, len, "no test_data_set_0");
     ig_runner_free(r);
     ig_model_free(m);
     return rc;

@@ -12,7 +12,8 @@
 
 /* Subgraphs recurse through attributes; a bound keeps hostile inputs from exhausting the stack. */
 #define IG__ONNX_MAX_DEPTH 32
-/* A sparse tensor expands to its dense shape; this caps what a tiny file can make us allocate. */
+/* Sparse tensors expand to their dense shape; this caps the total one load may expand, so a tiny
+ * file cannot make us allocate gigabytes. */
 #define IG__ONNX_MAX_SPARSE_DENSE ((size_t)256 << 20)
 
 typedef struct ig__onnx_extmap {
@@ -28,6 +29,7 @@ typedef struct ig__onnx_ctx {
     const char *base_dir; /* folder external data is confined to; NULL rejects external data */
     bool copy_all;        /* never point tensor data into the input buffer */
     int depth;
+    size_t sparse_bytes; /* dense bytes expanded from sparse tensors so far */
     int n_ext;
     ig__onnx_extmap *ext; /* external-data mappings of this load, by location */
 } ig__onnx_ctx;

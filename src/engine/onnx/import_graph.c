@@ -92,7 +92,9 @@ static int add_value(ig__gbuild *b, const char *s, size_t n, uint64_t h)
     ig_value *val = &b->vals[v];
     memset(val, 0, sizeof(*val));
     val->name = name;
+    /* Undeclared: unknown rank and dtype, assumed a tensor until a declaration says otherwise. */
     val->info.ndim = -1;
+    val->info.is_tensor = true;
     val->producer = -1;
     val->outer = -1;
     b->vx[v] = (vext){n, h, false, false};
@@ -249,7 +251,7 @@ static int import_vinfo(ig__gbuild *b, const uint8_t *p, size_t len, int kind, i
         b->vx[v].is_input = true;
     }
     if (type && !b->vx[v].declared) {
-        ig_value_info info = {.ndim = -1};
+        ig_value_info info = {.ndim = -1, .is_tensor = true};
         if ((rc = import_type(b, b->vals[v].name, type, tlen, &info))) return rc;
         b->vals[v].info = info;
         b->vx[v].declared = true;
@@ -370,11 +372,8 @@ static int import_node(ig__gbuild *b, const view *w, int idx, ig_node *n)
                 f.len ? find(b, (const char *)f.data, f.len, hash_name((const char *)f.data, f.len)) : -1;
         } else if (f.num == N_ATTR) {
             ig_attr *a = &n->attrs[n->n_attrs];
+            /* A repeated name is not rejected (checking would be quadratic); ig_node_attr finds the first. */
             if ((rc = ig__onnx_attr(c, b, node_label(n), f.data, f.len, a))) return rc;
-            for (int k = 0; k < n->n_attrs; k++)
-                if (!strcmp(n->attrs[k].name, a->name))
-                    return ig_error_set(c->err, IG_EFORMAT, "node '%s': attribute '%s' given twice",
-                                        node_label(n), a->name);
             n->n_attrs++;
         }
     }

@@ -396,9 +396,12 @@ int ig__onnx_sparse_tensor(ig__onnx_ctx *c, const uint8_t *p, size_t len, ig_ten
     size_t nbytes = ig_tensor_nbytes(t), es = ig_dtype_size(t->dtype);
     if (numel < 0 || nbytes == SIZE_MAX)
         return ig_error_set(c->err, IG_EOVERFLOW, "sparse tensor '%s': element count overflows", sn);
-    if (nbytes > IG__ONNX_MAX_SPARSE_DENSE)
-        return ig_error_set(c->err, IG_EUNSUPPORTED,
-                            "sparse tensor '%s': dense form of %zu bytes is too large", sn, nbytes);
+    if (nbytes > IG__ONNX_MAX_SPARSE_DENSE - c->sparse_bytes)
+        return ig_error_set(
+            c->err, IG_EUNSUPPORTED,
+            "sparse tensor '%s': dense form of %zu bytes exceeds the %zu-byte limit for sparse data", sn,
+            nbytes, IG__ONNX_MAX_SPARSE_DENSE);
+    c->sparse_bytes += nbytes;
     if (vals.ndim != 1) return ig_error_set(c->err, IG_EFORMAT, "sparse tensor '%s': values must be 1-D", sn);
     int64_t nnz = vals.dims[0];
     int rank = t->ndim;

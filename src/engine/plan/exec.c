@@ -101,9 +101,10 @@ void ig_kstep_set_output(ig_kstep *s, int i, ig_dtype dt, int ndim, const int64_
     ig_tensor *t = s->out[i];
     if (!t) return;
     int64_t copy[IG_MAX_DIMS];
-    memcpy(copy, dims, sizeof(int64_t) * (size_t)ndim); /* dims may alias an input's */
     t->dtype = dt;
     t->ndim = ndim;
+    if (ndim <= 0) return;
+    memcpy(copy, dims, sizeof(int64_t) * (size_t)ndim); /* dims may alias an input's */
     memcpy(t->dims, copy, sizeof(int64_t) * (size_t)ndim);
 }
 

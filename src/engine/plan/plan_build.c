@@ -82,11 +82,16 @@ int ig__plan_choose_kernel(ig_plan_step *st, ig_error *err)
         st->k.scratch_bytes = 0;
         memset(&local, 0, sizeof(local));
         last = def->plan(&st->k, &local);
-        if (last == 0 || last == IG_EDEFER) {
-            st->def = last == 0 ? def : NULL;
-            return last;
+        if (last == 0) {
+            st->def = def;
+            return 0;
         }
         if (st->k.state && def->destroy) def->destroy(st->k.state);
+        if (last == IG_EDEFER) {
+            st->k.state = NULL;
+            st->def = NULL;
+            return last;
+        }
         st->k.state = NULL;
         if (last != IG_EUNSUPPORTED) break;
     }

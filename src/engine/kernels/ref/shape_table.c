@@ -1,6 +1,49 @@
-/* Table of the shape reference kernels (see kernel.h). */
-#include "engine/kernels/kernel.h"
+/* Table of the shape reference kernels (see kernel.h). These ops move elements without looking at
+ * their values, so nearly all accept every dtype. */
+#include <stdlib.h>
+
+#include "engine/kernels/ref/shape_common.h"
+
+#define K(op, since, until, plan, run, destroy)                                                              \
+    {                                                                                                        \
+        "", op, since, until, 0, 0, "ref", plan, run, destroy, 0                                             \
+    }
+#define KC(op, plan) K(op, 1, 0, ig__shape_##plan##_plan, ig__shape_copy_run, NULL)
+#define KS(op, name) K(op, 1, 0, ig__shape_##name##_plan, ig__shape_##name##_run, free)
+#define KN(op, name) K(op, 1, 0, ig__shape_##name##_plan, ig__shape_##name##_run, NULL)
 
 const ig_kernel_def ig__kernels_shape[] = {
+    KC("Reshape", reshape),
+    KC("Flatten", flatten),
+    KC("Squeeze", squeeze),
+    KC("Unsqueeze", unsqueeze),
+    KC("Identity", identity),
+    KS("Transpose", transpose),
+    KS("Concat", concat),
+    KS("Split", split),
+    KS("Slice", slice),
+    KS("Gather", gather),
+    KS("GatherElements", gather_elements),
+    KS("GatherND", gathernd),
+    KS("ScatterND", scatternd),
+    KS("ScatterElements", scatter_elements),
+    K("Scatter", 9, 10, ig__shape_scatter_elements_plan, ig__shape_scatter_elements_run, free),
+    KN("Tile", tile),
+    KS("Pad", pad),
+    KS("Shape", shape),
+    KN("Size", size),
+    KS("Constant", constant),
+    KS("ConstantOfShape", constant_of_shape),
+    KN("Range", range),
+    KS("EyeLike", eyelike),
+    KS("OneHot", onehot),
+    KS("Trilu", trilu),
+    KS("DepthToSpace", depth_to_space),
+    KS("SpaceToDepth", space_to_depth),
+    KS("ReverseSequence", reverse_sequence),
+    KN("Dropout", dropout),
+    KS("Compress", compress),
+    KN("NonZero", nonzero),
+    K("Unique", 1, 0, ig__shape_unique_plan, ig__shape_unique_run, ig__shape_unique_destroy),
     {0},
 };

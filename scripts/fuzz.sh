@@ -1,0 +1,31 @@
+#!/bin/sh
+# Builds every libFuzzer target (clang, ASan+UBSan) and runs each for SECONDS (default 60) on a seed
+# corpus of small models from Debian's libonnx-testdata, when installed.
+# Usage: scripts/fuzz.sh [SECONDS] [BUILD_DIR]
+set -eu
+secs=${1:-60}
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${2:-$root/build-fuzz}
+# clang does not know gcc-only -Wno-format-truncation from the root flags.
+cmake -S "$root" -B "$build" -DIG_FUZZ=ON -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_C_FLAGS=-Wno-unknown-warning-option >/dev/null
+make -C "$build" -j"$(nproc)" $(cd "$root/fuzz" && ls fuzz_*.c | sed 's/\.c$//')
+testdata=/usr/share/libonnx-testdata/data
+status=0
+for src in "$root"/fuzz/fuzz_*.c; do
+    name=$(basename "$src" .c)
+    corpus=$build/corpus/$name
+    mkdir -p "$corpus"
+    if [ -d "$testdata" ]; then
+        # A handful of small models and tensors, copied rather than committed.
+        for d in node/test_abs node/test_if node/test_loop11 node/test_scan9_sum node/test_constant \
+                 node/test_conv_with_strides_padding pytorch-converted/test_Conv2d; do
+            [ -f "$testdata/$d/model.onnx" ] && cp "$testdata/$d/model.onnx" "$corpus/$(echo "$d" | tr / _).onnx"
+            [ -f "$testdata/$d/test_data_set_0/input_0.pb" ] &&
+                cp "$testdata/$d/test_data_set_0/input_0.pb" "$corpus/$(echo "$d" | tr / _)_input_0.pb"
+        done
+    fi
+    echo "== $name for ${secs}s"
+    "$build/fuzz/$name" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 "$corpus" || status=1
+done
+exit $status

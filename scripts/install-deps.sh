@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages infergate's build, tests and benchmarks need; does nothing when
+# all are present. Run as root.   scripts/install-deps.sh [--bench]
+#   --bench  also the model generators' packages (python3-torch, torchvision: large) and nodejs/npm
+set -euo pipefail
+
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev libonnx-testdata
+      python3 python3-numpy python3-onnx)
+bench=0
+if [ "${1:-}" = "--bench" ]; then
+  bench=1
+  pkgs+=(python3-torch python3-torchvision)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# Node may come from elsewhere than Debian's package; a working node and npm is enough.
+if [ $bench = 1 ] && ! { command -v node && command -v npm; } >/dev/null; then
+  missing+=(nodejs npm)
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}; run as root: apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -1,0 +1,1 @@
+BvariableJPลNโB]ttC!ฝBHแบBซสCทํCHแบB;ฑํBHแบB'Cb'lC!ฝBUUC6e.CซสCHแบB'C๎B๎B!ฝB

@@ -1,0 +1,1 @@
+BvariableJ`§LkCŒ¥‡?œ(uCl/v?†T$CŸŽ?°÷îBl/v?Y/;CÝÐm?°[{C›p?i#æBu@†?ï1=C“ý–?^„C`W?Ý•dC~<h?WÒ&C-‚?×2CÔÔ‹?
