@@ -435,6 +435,85 @@ static int fuse_from(fuse_ctx *c, int n)
     return build_uses(c);
 }
 
+/* Which inputs of a node may be channels-last, and whether its output may be: the 2-D convolution
+ * and pooling nodes that run on oneDNN. A value is stored channels-last when its producer and all
+ * its consumers can handle that, which removes the layout reorders around every convolution. */
+static bool layout_aware(const fuse_ctx *c, const ig_node *n, int in, bool *out_ok)
+{
+    bool conv = is_op(n, "Conv") || (!strcmp(n->op_type, "FusedConv") && !strcmp(n->domain, "com.infergate"));
+    *out_ok = false;
+    if (conv) {
+        ig_tensor *w = n->n_inputs > 1 ? cf32(c, n->inputs[1]) : NULL;
+        if (!w || w->ndim != 4 || n->n_outputs != 1) return false;
+        *out_ok = true;
+        return in == 0 || in >= 3;
+    }
+    if (n->n_outputs != 1 || n->n_inputs != 1) return false;
+    int nk = 0;
+    if (is_op(n, "MaxPool") || is_op(n, "AveragePool")) {
+        if (!ig_node_attr_ints(n, "kernel_shape", &nk) || nk != 2) return false;
+        if (ig_node_attr_int(n, "storage_order", 0)) return false;
+        *out_ok = true;
+        return in == 0;
+    }
+    return is_op(n, "GlobalAveragePool") && in == 0;
+}
+
+static int set_layout(fuse_ctx *c)
+{
+    ig_graph *g = c->g;
+    bool *nhwc = calloc((size_t)g->n_values + 1, sizeof(bool));
+    if (!nhwc) return IG_ENOMEM;
+    for (int n = 0; n < g->n_nodes; n++) {
+        if (c->dead[n]) continue;
+        const ig_node *nd = &g->nodes[n];
+        bool out_ok;
+        layout_aware(c, nd, -1, &out_ok);
+        int v = nd->outputs[0];
+        if (!out_ok || v < 0 || c->pinned[v] || !c->uses[v]) continue;
+        bool all = true;
+        for (int k = c->cons_head[v]; k < c->cons_head[v + 1] && all; k++) {
+            const ig_node *cn = &g->nodes[c->cons[k]];
+            for (int i = 0; i < cn->n_inputs && all; i++)
+                if (cn->inputs[i] == v && !layout_aware(c, cn, i, &out_ok)) all = false;
+        }
+        nhwc[v] = all;
+    }
+    static const char *const renames[][2] = {{"Conv", "FusedConv"},
+                                             {"MaxPool", "FusedMaxPool"},
+                                             {"AveragePool", "FusedAveragePool"},
+                                             {"GlobalAveragePool", "FusedGlobalAveragePool"}};
+    for (int n = 0; n < g->n_nodes; n++) {
+        if (c->dead[n]) continue;
+        ig_node *nd = &g->nodes[n];
+        bool any = nd->n_outputs == 1 && nd->outputs[0] >= 0 && nhwc[nd->outputs[0]];
+        for (int i = 0; i < nd->n_inputs; i++)
+            if (nd->inputs[i] >= 0 && nhwc[nd->inputs[i]]) any = true;
+        if (!any) continue;
+        int na = nd->n_attrs;
+        ig_attr *at = ig_arena_array(c->a, (size_t)na + 2, sizeof(ig_attr), 8);
+        int64_t *fl = ig_arena_array(c->a, (size_t)nd->n_inputs + 1, sizeof(int64_t), 8);
+        if (!at || !fl) {
+            free(nhwc);
+            return IG_ENOMEM;
+        }
+        memcpy(at, nd->attrs, sizeof(ig_attr) * na);
+        for (int i = 0; i < nd->n_inputs; i++) fl[i] = nd->inputs[i] >= 0 && nhwc[nd->inputs[i]];
+        at[na] = (ig_attr){.name = "nhwc_in", .type = IG_ATTR_INTS, .n = nd->n_inputs, .ints = fl};
+        at[na + 1] = (ig_attr){.name = "nhwc_out", .type = IG_ATTR_INT, .i = nhwc[nd->outputs[0]]};
+        nd->attrs = at;
+        nd->n_attrs = na + 2;
+        /* only the com.infergate kernels understand the flags: never let a reference kernel run it */
+        for (size_t r = 0; r < sizeof(renames) / sizeof(renames[0]); r++)
+            if (is_op(nd, renames[r][0])) {
+                nd->op_type = renames[r][1];
+                nd->domain = "com.infergate";
+            }
+    }
+    free(nhwc);
+    return 0;
+}
+
 static void compact(fuse_ctx *c)
 {
     ig_graph *g = c->g;
@@ -473,6 +552,7 @@ int ig_graph_fuse(ig_graph *g, ig_arena *arena, ig_error *err)
         if (c.dead[n]) continue;
         if ((rc = fuse_from(&c, n))) goto fail;
     }
+    if (!getenv("IG_NO_NHWC") && (rc = set_layout(&c))) goto fail;
     compact(&c);
     goto done;
 fail:
