@@ -4,6 +4,7 @@
  * a 2-D B folds A's batch dims into M so one large GEMM runs instead of many small ones. */
 #include "engine/kernels/dnnl/dnnl_matmul.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,11 @@ typedef struct mm_state {
     int c_input;
     float beta;
     int64_t m, n, c_sm, c_sn;
+    /* small products run on the calling thread: waking a team costs more than it saves */
+    bool single;
 } mm_state;
+
+enum { single_thread_flops = 4 << 20 };
 
 void ig__dnnl_mm_destroy(void *state)
 {
@@ -84,9 +89,15 @@ static int build(ig_kstep *s, ig_error *err, mm_state *st, int nd_b, const int64
     }
     dnnl_matmul_desc_t md;
     dnnl_primitive_desc_t pd = NULL;
-    if (dnnl_matmul_desc_init(&md, &st->a_m, &b_a, st->bias_input >= 0 ? &st->bias_m : NULL, &st->dst_m) !=
-            dnnl_success ||
-        dnnl_primitive_desc_create(&pd, &md, attr, ig__dnnl_engine(), NULL) != dnnl_success) {
+    int64_t flops = 2 * (int64_t)(dnnl_memory_desc_get_size(&st->dst_m) / 4) * bdims[nd_b - 2];
+    st->single = flops < single_thread_flops;
+    int saved = omp_get_max_threads();
+    if (st->single) omp_set_num_threads(1);
+    dnnl_status_t cst =
+        dnnl_matmul_desc_init(&md, &st->a_m, &b_a, st->bias_input >= 0 ? &st->bias_m : NULL, &st->dst_m);
+    if (cst == dnnl_success) cst = dnnl_primitive_desc_create(&pd, &md, attr, ig__dnnl_engine(), NULL);
+    if (st->single) omp_set_num_threads(saved);
+    if (cst != dnnl_success) {
         dnnl_primitive_attr_destroy(attr);
         return IG_EUNSUPPORTED;
     }
@@ -313,5 +324,10 @@ int ig__dnnl_mm_run(ig_kstep *s)
         else
             memcpy(dst, r, dnnl_memory_desc_get_size(&st->dst_m));
     }
-    return ig__dnnl_execute(&st->mm, a, na, scr + st->off_scr);
+    if (!st->single) return ig__dnnl_execute(&st->mm, a, na, scr + st->off_scr);
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    rc = ig__dnnl_execute(&st->mm, a, na, scr + st->off_scr);
+    omp_set_num_threads(saved);
+    return rc;
 }
