@@ -33,6 +33,13 @@ static dnnl_stream_t thread_stream(void)
     return tl_stream;
 }
 
+bool ig__dnnl_is_initializer(const ig_kstep *s, int i)
+{
+    if (!s->graph || i >= s->node->n_inputs) return false;
+    int v = s->node->inputs[i];
+    return v >= 0 && v < s->graph->n_values && s->graph->values[v].constant != NULL;
+}
+
 void ig__dnnl_md_plain(dnnl_memory_desc_t *md, int ndim, const int64_t *dims)
 {
     int64_t st[DNNL_MAX_NDIMS], one = 1;
@@ -57,6 +64,42 @@ void ig__dnnl_md_strided(dnnl_memory_desc_t *md, int ndim, const int64_t *dims, 
     }
     memset(md, 0, sizeof(*md));
     dnnl_memory_desc_init_by_strides(md, ndim, d, dnnl_f32, s);
+}
+
+void ig__dnnl_md_nhwc(dnnl_memory_desc_t *md, int ndim, const int64_t *dims)
+{
+    if (ndim < 3) {
+        ig__dnnl_md_plain(md, ndim, dims);
+        return;
+    }
+    int64_t st[DNNL_MAX_NDIMS], c = dims[1], acc = c;
+    st[1] = 1;
+    for (int k = ndim - 1; k >= 2; k--) {
+        st[k] = acc;
+        acc *= dims[k];
+    }
+    st[0] = acc;
+    ig__dnnl_md_strided(md, ndim, dims, st);
+}
+
+bool ig__dnnl_nhwc_in(const ig_node *n, int i)
+{
+    int cnt = 0;
+    const int64_t *f = ig_node_attr_ints(n, "nhwc_in", &cnt);
+    return f && i < cnt && f[i] != 0;
+}
+
+bool ig__dnnl_nhwc_out(const ig_node *n)
+{
+    return ig_node_attr_int(n, "nhwc_out", 0) != 0;
+}
+
+void ig__dnnl_md_user(dnnl_memory_desc_t *md, bool nhwc, int ndim, const int64_t *dims)
+{
+    if (nhwc)
+        ig__dnnl_md_nhwc(md, ndim, dims);
+    else
+        ig__dnnl_md_plain(md, ndim, dims);
 }
 
 void ig__dnnl_md_any(dnnl_memory_desc_t *md, int ndim, const int64_t *dims)
@@ -302,18 +345,35 @@ void *ig__dnnl_weights_data(const ig__dnnl_wentry *e)
     return e->packed;
 }
 
+static void unlink_free(ig__dnnl_wentry *e)
+{
+    for (ig__dnnl_wentry **pp = &g_wlist; *pp; pp = &(*pp)->next)
+        if (*pp == e) {
+            *pp = e->next;
+            break;
+        }
+    free(e->packed);
+    free(e);
+}
+
+/* An entry outlives its last plan: plans of steps deferred to run time come and go every run, and
+ * must not repack the weights each time. Idle entries go when their model is freed. */
 void ig__dnnl_weights_release(ig__dnnl_wentry *e)
 {
     if (!e) return;
     pthread_mutex_lock(&g_wmu);
-    if (--e->refs == 0) {
-        for (ig__dnnl_wentry **pp = &g_wlist; *pp; pp = &(*pp)->next)
-            if (*pp == e) {
-                *pp = e->next;
-                break;
-            }
-        free(e->packed);
-        free(e);
+    e->refs--;
+    pthread_mutex_unlock(&g_wmu);
+}
+
+void ig__dnnl_release_weights(const void *begin, const void *end)
+{
+    pthread_mutex_lock(&g_wmu);
+    for (ig__dnnl_wentry *e = g_wlist, *next; e; e = next) {
+        next = e->next;
+        bool in = !begin ||
+                  ((const char *)e->data >= (const char *)begin && (const char *)e->data < (const char *)end);
+        if (e->refs <= 0 && in) unlink_free(e);
     }
     pthread_mutex_unlock(&g_wmu);
 }

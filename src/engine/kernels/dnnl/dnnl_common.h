@@ -12,17 +12,30 @@
 /* The CPU engine, created once; NULL when oneDNN could not create it (kernels then decline). */
 dnnl_engine_t ig__dnnl_engine(void);
 
+/* True when input i of the step is an initializer of its graph (data stable for the model's life),
+ * the condition for packing it once through the weights cache. */
+bool ig__dnnl_is_initializer(const ig_kstep *s, int i);
+
 /* Dense row-major f32 descriptor of ndim dims (ndim 0 is treated as [1]). */
 void ig__dnnl_md_plain(dnnl_memory_desc_t *md, int ndim, const int64_t *dims);
 /* f32 descriptor with explicit strides (in elements). */
 void ig__dnnl_md_strided(dnnl_memory_desc_t *md, int ndim, const int64_t *dims, const int64_t *strides);
+/* Channels-last f32 descriptor of logical NC[D]HW dims: the layout the fusion pass lets dnnl nodes
+ * exchange (attributes nhwc_in, one flag per input, and nhwc_out). */
+void ig__dnnl_md_nhwc(dnnl_memory_desc_t *md, int ndim, const int64_t *dims);
+/* Whether input i / the output of the step's node is channels-last. */
+bool ig__dnnl_nhwc_in(const ig_node *n, int i);
+bool ig__dnnl_nhwc_out(const ig_node *n);
+/* User descriptor: channels-last when flagged, else row-major. */
+void ig__dnnl_md_user(dnnl_memory_desc_t *md, bool nhwc, int ndim, const int64_t *dims);
+
 /* f32 descriptor letting the primitive choose the layout. */
 void ig__dnnl_md_any(dnnl_memory_desc_t *md, int ndim, const int64_t *dims);
 
 /* Post-op kinds a fused node carries in its "post_ops" attribute (values are part of the IR). */
 enum {
-    IG_PO_RELU = 1,    /* alpha: negative slope (0 for Relu, LeakyRelu's alpha) */
-    IG_PO_CLIP = 2,    /* alpha: min, beta: max */
+    IG_PO_RELU = 1, /* alpha: negative slope (0 for Relu, LeakyRelu's alpha) */
+    IG_PO_CLIP = 2, /* alpha: min, beta: max */
     IG_PO_SIGMOID = 3,
     IG_PO_TANH = 4,
     IG_PO_GELU_ERF = 5,
@@ -75,12 +88,17 @@ int ig__dnnl_reorder_run(const ig__dnnl_prim *r, const dnnl_memory_desc_t *src_m
 size_t ig__dnnl_scratch_take(size_t *total, size_t bytes);
 
 /* Constant weights reordered into `want`: shared by every plan that asks for the same
- * (data pointer, user layout, wanted layout), reference counted, freed with the last plan. */
+ * (data pointer, user layout, wanted layout) and reference counted by plans. An entry no plan holds
+ * stays cached until ig__dnnl_release_weights covers it (a sample of the contents is checked on
+ * every hit, so a reused address never returns stale weights). */
 typedef struct ig__dnnl_wentry ig__dnnl_wentry;
 ig__dnnl_wentry *ig__dnnl_weights_acquire(const void *data, const dnnl_memory_desc_t *user,
                                           const dnnl_memory_desc_t *want);
 void *ig__dnnl_weights_data(const ig__dnnl_wentry *e);
 void ig__dnnl_weights_release(ig__dnnl_wentry *e);
+/* Frees the cached weights no plan holds whose source data lies in [begin, end); NULL begin frees
+ * every idle entry. The model calls this when it is freed (after its plans). */
+void ig__dnnl_release_weights(const void *begin, const void *end);
 /* Entries and bytes currently held (for tests and reports). */
 void ig__dnnl_weights_stats(int *entries, size_t *bytes);
 

@@ -11,7 +11,7 @@
 
 typedef struct conv_state {
     ig__dnnl_prim conv, r_src, r_wei, r_dst, r_sum;
-    dnnl_memory_desc_t src_u, src_m, wei_u, wei_m, bias_m, dst_u, dst_m;
+    dnnl_memory_desc_t src_u, src_m, wei_u, wei_m, bias_m, dst_u, dst_m, res_u;
     ig__dnnl_postops po;
     dnnl_memory_desc_t bin_md[IG_MAX_POST_OPS];
     bool bin[IG_MAX_POST_OPS];
@@ -102,20 +102,27 @@ int ig__dnnl_conv_plan(ig_kstep *s, ig_error *err)
         }
         st->sum_input[i] = next_in++;
         /* dnnl supports one accumulating sum; further or broadcast residuals become binary adds */
+        bool r_nhwc = ig__dnnl_nhwc_in(s->node, st->sum_input[i]);
         if (!same_shape(r, nd, od) || j > 0) {
+            if (r_nhwc) {
+                free(st);
+                return ig_kstep_fail(s, err, IG_ESHAPE, "channels-last residual of another shape");
+            }
             if (!broadcast_md(&st->bin_md[i], r, nd, od)) {
                 free(st);
                 return ig_kstep_fail(s, err, IG_ESHAPE, "residual does not broadcast to the output");
             }
             st->bin[i] = true;
             bin_ptr[j] = &st->bin_md[i];
+        } else {
+            ig__dnnl_md_user(&st->res_u, r_nhwc, nd, od);
         }
         j++;
     }
 
-    bool w_const = ig_node_attr_int(s->node, "w_const", 0) != 0 && wt->data;
-    ig__dnnl_md_plain(&st->src_u, nd, x->dims);
-    ig__dnnl_md_plain(&st->dst_u, nd, od);
+    bool w_const = ig__dnnl_is_initializer(s, 1) && wt->data;
+    ig__dnnl_md_user(&st->src_u, ig__dnnl_nhwc_in(s->node, 0), nd, x->dims);
+    ig__dnnl_md_user(&st->dst_u, ig__dnnl_nhwc_out(s->node), nd, od);
     int64_t wd[6];
     int wnd = nd;
     if (g > 1) {
@@ -130,13 +137,15 @@ int ig__dnnl_conv_plan(ig_kstep *s, ig_error *err)
     dnnl_memory_desc_t src_a, wei_a, dst_a;
     static int plain_io = -1;
     if (plain_io < 0) plain_io = getenv("IG_DNNL_CONV_PLAIN") != NULL;
-    if (plain_io) {
+    /* channels-last neighbours: ask for exactly that layout so no reorder runs at either side */
+    if (plain_io || ig__dnnl_nhwc_in(s->node, 0))
         src_a = st->src_u;
-        dst_a = st->dst_u;
-    } else {
+    else
         ig__dnnl_md_any(&src_a, nd, x->dims);
+    if (plain_io || ig__dnnl_nhwc_out(s->node))
+        dst_a = st->dst_u;
+    else
         ig__dnnl_md_any(&dst_a, nd, od);
-    }
     ig__dnnl_md_any(&wei_a, wnd, wd);
     st->has_bias = b != NULL;
     if (b) ig__dnnl_md_plain(&st->bias_m, 1, &oc);
@@ -150,9 +159,10 @@ int ig__dnnl_conv_plan(ig_kstep *s, ig_error *err)
     dnnl_convolution_desc_t cd;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = ig__dnnl_attr(&st->po, bin_ptr);
-    if (!attr || dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                                            &src_a, &wei_a, b ? &st->bias_m : NULL, &dst_a,
-                                                            strides, dil, pl, pr) != dnnl_success ||
+    if (!attr ||
+        dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                                   &src_a, &wei_a, b ? &st->bias_m : NULL, &dst_a, strides,
+                                                   dil, pl, pr) != dnnl_success ||
         dnnl_primitive_desc_create(&pd, &cd, attr, ig__dnnl_engine(), NULL) != dnnl_success) {
         if (attr) dnnl_primitive_attr_destroy(attr);
         free(st);
@@ -167,7 +177,7 @@ int ig__dnnl_conv_plan(ig_kstep *s, ig_error *err)
     st->off_scr = ig__dnnl_scratch_take(&total, st->conv.scratch_bytes);
     if ((rc = ig__dnnl_reorder_make(&st->r_src, &st->src_u, &st->src_m))) goto fail;
     if ((rc = ig__dnnl_reorder_make(&st->r_dst, &st->dst_m, &st->dst_u))) goto fail;
-    if (st->r_dst.p && (rc = ig__dnnl_reorder_make(&st->r_sum, &st->dst_u, &st->dst_m))) goto fail;
+    if (st->po.n_sum && (rc = ig__dnnl_reorder_make(&st->r_sum, &st->res_u, &st->dst_m))) goto fail;
     if (st->r_src.p) st->off_src = ig__dnnl_scratch_take(&total, dnnl_memory_desc_get_size(&st->src_m));
     if (st->r_dst.p) st->off_dst = ig__dnnl_scratch_take(&total, dnnl_memory_desc_get_size(&st->dst_m));
     if (w_const) {
@@ -224,10 +234,10 @@ int ig__dnnl_conv_run(ig_kstep *s)
         void *r = s->in[st->sum_input[i]]->data;
         if (st->bin[i]) {
             a[na++] = (ig__dnnl_arg){DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1, &st->bin_md[i], r};
-        } else if (st->r_dst.p) {
-            if ((rc = ig__dnnl_reorder_run(&st->r_sum, &st->dst_u, r, &st->dst_m, dst, rscr))) return rc;
+        } else if (st->r_sum.p) {
+            if ((rc = ig__dnnl_reorder_run(&st->r_sum, &st->res_u, r, &st->dst_m, dst, rscr))) return rc;
         } else {
-            memcpy(dst, r, dnnl_memory_desc_get_size(&st->dst_u));
+            memcpy(dst, r, dnnl_memory_desc_get_size(&st->dst_m));
         }
     }
     if ((rc = ig__dnnl_execute(&st->conv, a, na, scr + st->off_scr))) return rc;

@@ -1,5 +1,5 @@
 /* oneDNN convolution, shared by the plain ONNX Conv kernel and the fused com.infergate FusedConv
- * (post-ops from the node's post_ops attributes, constant weights when w_const=1). */
+ * (post-ops from the node's post_ops attributes; initializer weights packed once). */
 #ifndef IG_ENGINE_KERNELS_DNNL_CONV_H
 #define IG_ENGINE_KERNELS_DNNL_CONV_H
 

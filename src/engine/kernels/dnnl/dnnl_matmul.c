@@ -1,9 +1,10 @@
 /* MatMul (N-D with batch broadcast, 1-D operands) and Gemm (transA/B, alpha, beta, C) on the oneDNN
- * matmul primitive. A constant 2-D B (w_const=1, set by the fusion pass) is packed once into the
+ * matmul primitive. A 2-D B that is an initializer is packed once into the
  * primitive's preferred layout through the weights cache; activations stay row-major. MatMul with
  * a 2-D B folds A's batch dims into M so one large GEMM runs instead of many small ones. */
 #include "engine/kernels/dnnl/dnnl_matmul.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,7 +24,11 @@ typedef struct mm_state {
     int c_input;
     float beta;
     int64_t m, n, c_sm, c_sn;
+    /* small products run on the calling thread: waking a team costs more than it saves */
+    bool single;
 } mm_state;
+
+enum { single_thread_flops = 4 << 20 };
 
 void ig__dnnl_mm_destroy(void *state)
 {
@@ -84,9 +89,15 @@ static int build(ig_kstep *s, ig_error *err, mm_state *st, int nd_b, const int64
     }
     dnnl_matmul_desc_t md;
     dnnl_primitive_desc_t pd = NULL;
-    if (dnnl_matmul_desc_init(&md, &st->a_m, &b_a, st->bias_input >= 0 ? &st->bias_m : NULL, &st->dst_m) !=
-            dnnl_success ||
-        dnnl_primitive_desc_create(&pd, &md, attr, ig__dnnl_engine(), NULL) != dnnl_success) {
+    int64_t flops = 2 * (int64_t)(dnnl_memory_desc_get_size(&st->dst_m) / 4) * bdims[nd_b - 2];
+    st->single = flops < single_thread_flops;
+    int saved = omp_get_max_threads();
+    if (st->single) omp_set_num_threads(1);
+    dnnl_status_t cst =
+        dnnl_matmul_desc_init(&md, &st->a_m, &b_a, st->bias_input >= 0 ? &st->bias_m : NULL, &st->dst_m);
+    if (cst == dnnl_success) cst = dnnl_primitive_desc_create(&pd, &md, attr, ig__dnnl_engine(), NULL);
+    if (st->single) omp_set_num_threads(saved);
+    if (cst != dnnl_success) {
         dnnl_primitive_attr_destroy(attr);
         return IG_EUNSUPPORTED;
     }
@@ -131,7 +142,8 @@ int ig__dnnl_matmul_plan(ig_kstep *s, ig_error *err)
     if (s->n_in < 2 || !s->in[0] || !s->in[1]) return IG_EUNSUPPORTED;
     const ig_tensor *a = s->in[0], *b = s->in[1];
     if (a->dtype != IG_DT_FLOAT || b->dtype != IG_DT_FLOAT) return IG_EUNSUPPORTED;
-    if (a->ndim < 1 || b->ndim < 1 || has_empty(a) || has_empty(b) || !ig__dnnl_engine()) return IG_EUNSUPPORTED;
+    if (a->ndim < 1 || b->ndim < 1 || has_empty(a) || has_empty(b) || !ig__dnnl_engine())
+        return IG_EUNSUPPORTED;
     int nd = a->ndim > b->ndim ? a->ndim : b->ndim;
     if (nd < 2) nd = 2;
     if (nd > DNNL_MAX_NDIMS) return IG_EUNSUPPORTED;
@@ -213,7 +225,7 @@ int ig__dnnl_matmul_plan(ig_kstep *s, ig_error *err)
         free(st);
         return rc;
     }
-    bool w_const = ig_node_attr_int(s->node, "w_const", 0) != 0 && b->data && cnd == 2;
+    bool w_const = ig__dnnl_is_initializer(s, 1) && b->data && cnd == 2;
     rc = build(s, err, st, cnd, cbd, w_const, 1.f, bin_ptr);
     if (!rc) ig_kstep_set_output(s, 0, IG_DT_FLOAT, on, oshape);
     return finish(s, err, st, rc);
@@ -270,7 +282,7 @@ int ig__dnnl_gemm_plan(ig_kstep *s, ig_error *err)
     ig__dnnl_md_strided(&st->a_m, 2, amk, as);
     ig__dnnl_md_strided(&st->b_u, 2, bkn, bs);
     ig__dnnl_md_plain(&st->dst_m, 2, omn);
-    bool w_const = ig_node_attr_int(s->node, "w_const", 0) != 0 && b->data;
+    bool w_const = ig__dnnl_is_initializer(s, 1) && b->data;
     const dnnl_memory_desc_t *bin_ptr[IG_MAX_POST_OPS] = {0};
     int rc = build(s, err, st, 2, bkn, w_const, alpha, bin_ptr);
     if (!rc) ig_kstep_set_output(s, 0, IG_DT_FLOAT, 2, omn);
@@ -286,7 +298,8 @@ int ig__dnnl_mm_run(ig_kstep *s)
     if (st->w) {
         b = ig__dnnl_weights_data(st->w);
     } else if (st->r_wei.p) {
-        if ((rc = ig__dnnl_reorder_run(&st->r_wei, &st->b_u, b, &st->b_m, scr + st->off_wei, scr + st->off_rscr)))
+        if ((rc = ig__dnnl_reorder_run(&st->r_wei, &st->b_u, b, &st->b_m, scr + st->off_wei,
+                                       scr + st->off_rscr)))
             return rc;
         b = scr + st->off_wei;
     }
@@ -300,7 +313,8 @@ int ig__dnnl_mm_run(ig_kstep *s)
     int na = 0;
     a[na++] = (ig__dnnl_arg){DNNL_ARG_SRC, &st->a_m, s->in[0]->data};
     a[na++] = (ig__dnnl_arg){DNNL_ARG_WEIGHTS, &st->b_m, b};
-    if (st->bias_input >= 0) a[na++] = (ig__dnnl_arg){DNNL_ARG_BIAS, &st->bias_m, s->in[st->bias_input]->data};
+    if (st->bias_input >= 0)
+        a[na++] = (ig__dnnl_arg){DNNL_ARG_BIAS, &st->bias_m, s->in[st->bias_input]->data};
     a[na++] = (ig__dnnl_arg){DNNL_ARG_DST, &st->dst_m, dst};
     for (int i = 0; i < st->po.n; i++) {
         if (st->po.kind[i] != IG_PO_SUM || (i == 0 && st->c_input >= 0)) continue;
@@ -310,5 +324,10 @@ int ig__dnnl_mm_run(ig_kstep *s)
         else
             memcpy(dst, r, dnnl_memory_desc_get_size(&st->dst_m));
     }
-    return ig__dnnl_execute(&st->mm, a, na, scr + st->off_scr);
+    if (!st->single) return ig__dnnl_execute(&st->mm, a, na, scr + st->off_scr);
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    rc = ig__dnnl_execute(&st->mm, a, na, scr + st->off_scr);
+    omp_set_num_threads(saved);
+    return rc;
 }

@@ -46,7 +46,8 @@ static int pool_common(ig_kstep *s, ig_error *err, dnnl_alg_kind_t alg, bool glo
     } else {
         int nk = 0;
         const int64_t *k = ig_node_attr_ints(s->node, "kernel_shape", &nk);
-        if (!k || nk != ns) return ig_kstep_fail(s, err, IG_EINVAL, "kernel_shape missing or of wrong length");
+        if (!k || nk != ns)
+            return ig_kstep_fail(s, err, IG_EINVAL, "kernel_shape missing or of wrong length");
         bool ceil_mode = ig_node_attr_int(s->node, "ceil_mode", 0) != 0;
         int rc = ig__dnnl_window_init(s, err, ns, x->dims + 2, k, ceil_mode, &w);
         if (rc) return rc;
@@ -62,8 +63,8 @@ static int pool_common(ig_kstep *s, ig_error *err, dnnl_alg_kind_t alg, bool glo
     for (int i = 0; i < ns; i++) od[2 + i] = w.out[i];
     pool_state *st = calloc(1, sizeof(*st));
     if (!st) return ig_kstep_fail(s, err, IG_ENOMEM, "out of memory");
-    ig__dnnl_md_plain(&st->src, nd, x->dims);
-    ig__dnnl_md_plain(&st->dst, nd, od);
+    ig__dnnl_md_user(&st->src, ig__dnnl_nhwc_in(s->node, 0), nd, x->dims);
+    ig__dnnl_md_user(&st->dst, ig__dnnl_nhwc_out(s->node), nd, od);
     dnnl_dims_t str, ker, dil, pl, pr;
     for (int i = 0; i < ns; i++) {
         str[i] = w.s[i], ker[i] = w.k[i], dil[i] = w.d[i] - 1, pl[i] = w.pl[i], pr[i] = w.pr[i];
@@ -72,8 +73,8 @@ static int pool_common(ig_kstep *s, ig_error *err, dnnl_alg_kind_t alg, bool glo
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_attr_t attr = ig__dnnl_attr(NULL, NULL);
     if (!attr ||
-        dnnl_pooling_v2_forward_desc_init(&pd_desc, dnnl_forward_inference, alg, &st->src, &st->dst, str, ker, dil,
-                                          pl, pr) != dnnl_success ||
+        dnnl_pooling_v2_forward_desc_init(&pd_desc, dnnl_forward_inference, alg, &st->src, &st->dst, str, ker,
+                                          dil, pl, pr) != dnnl_success ||
         dnnl_primitive_desc_create(&pd, &pd_desc, attr, ig__dnnl_engine(), NULL) != dnnl_success) {
         if (attr) dnnl_primitive_attr_destroy(attr);
         free(st);
@@ -105,7 +106,8 @@ int ig__dnnl_maxpool_plan(ig_kstep *s, ig_error *err)
 int ig__dnnl_avgpool_plan(ig_kstep *s, ig_error *err)
 {
     bool incl = ig_node_attr_int(s->node, "count_include_pad", 0) != 0;
-    return pool_common(s, err, incl ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding, false);
+    return pool_common(s, err, incl ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding,
+                       false);
 }
 
 int ig__dnnl_gavgpool_plan(ig_kstep *s, ig_error *err)
@@ -127,7 +129,8 @@ int ig__dnnl_bn_plan(ig_kstep *s, ig_error *err)
     for (int i = 1; i < s->n_out; i++)
         if (s->out[i]) return IG_EUNSUPPORTED;
     const ig_tensor *x = s->in[0];
-    if (!x || x->dtype != IG_DT_FLOAT || x->ndim < 2 || x->ndim > 5 || !ig__dnnl_engine()) return IG_EUNSUPPORTED;
+    if (!x || x->dtype != IG_DT_FLOAT || x->ndim < 2 || x->ndim > 5 || !ig__dnnl_engine())
+        return IG_EUNSUPPORTED;
     for (int i = 0; i < x->ndim; i++)
         if (x->dims[i] <= 0) return IG_EUNSUPPORTED;
     for (int i = 1; i < 5; i++) {

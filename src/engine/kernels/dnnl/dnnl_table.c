@@ -16,9 +16,9 @@ const ig_kernel_def ig__kernels_dnnl[] = {
      0},
     {"", "GlobalAveragePool", 1, 0, F32, 0, "dnnl", ig__dnnl_gavgpool_plan, ig__dnnl_pool_run,
      ig__dnnl_pool_destroy, 0},
-    {"", "GlobalMaxPool", 1, 0, F32, 0, "dnnl", ig__dnnl_gmaxpool_plan, ig__dnnl_pool_run, ig__dnnl_pool_destroy,
-     0},
-    {"", "BatchNormalization", 7, 0, F32, 0, "dnnl", ig__dnnl_bn_plan, ig__dnnl_pool_run, ig__dnnl_pool_destroy,
-     0},
+    {"", "GlobalMaxPool", 1, 0, F32, 0, "dnnl", ig__dnnl_gmaxpool_plan, ig__dnnl_pool_run,
+     ig__dnnl_pool_destroy, 0},
+    {"", "BatchNormalization", 7, 0, F32, 0, "dnnl", ig__dnnl_bn_plan, ig__dnnl_pool_run,
+     ig__dnnl_pool_destroy, 0},
     {0},
 };

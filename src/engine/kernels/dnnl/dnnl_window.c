@@ -35,8 +35,7 @@ int ig__dnnl_window_init(const ig_kstep *s, ig_error *err, int ns, const int64_t
         } else if (!strcmp(ap, "NOTSET")) {
             w->pl[i] = pads ? pads[i] : 0;
             w->pr[i] = pads ? pads[i + ns] : 0;
-            if (w->pl[i] < 0 || w->pr[i] < 0)
-                return ig_kstep_fail(s, err, IG_EUNSUPPORTED, "negative pads");
+            if (w->pl[i] < 0 || w->pr[i] < 0) return ig_kstep_fail(s, err, IG_EUNSUPPORTED, "negative pads");
         } else {
             return ig_kstep_fail(s, err, IG_EINVAL, "unknown auto_pad '%s'", ap);
         }
