@@ -74,6 +74,8 @@ static int open_model(const char *path, bool require_kernels, ig_model **out, ig
         m->opset_domains[i] = m->onnx->opsets[i].domain[0] ? m->onnx->opsets[i].domain : "ai.onnx";
         m->opset_versions[i] = m->onnx->opsets[i].version;
     }
+    /* Fusion first: the nodes it absorbs need no kernel of their own. */
+    if (require_kernels && (rc = ig__model_optimize(m, err))) goto fail;
     unsupported u = {0};
     check_kernels(g, &u, &m->n_nodes);
     if (u.count && require_kernels) {
@@ -81,7 +83,6 @@ static int open_model(const char *path, bool require_kernels, ig_model **out, ig
                           u.msg, u.count > 8 ? ", ..." : "");
         goto fail;
     }
-    if (require_kernels && (rc = ig__model_optimize(m, err))) goto fail;
     *out = m;
     return 0;
 fail:

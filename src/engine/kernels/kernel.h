@@ -40,6 +40,9 @@ enum {
     /* Output shapes depend on data in a way plan() cannot express: the step always runs deferred and
      * run() allocates each output with ig_kstep_alloc_output (If, Loop, Scan). */
     IG_KF_ALLOCS_OUTPUTS = 1u << 1,
+    /* Reads only its inputs' shapes, never their data (Shape, Size): evaluated at plan time whenever
+     * the shapes are known, which turns the shape arithmetic of exported models into constants. */
+    IG_KF_SHAPE_ONLY = 1u << 2,
 };
 
 typedef struct ig_kernel_def {

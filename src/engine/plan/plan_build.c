@@ -199,7 +199,7 @@ int ig__plan_build(const ig_graph *g, const ig_tensor *inputs, ig_exec *outer, i
             ig_error_prefix(err, rc, "while planning: ");
             goto fail_plan;
         }
-        if (known && !(st->def->flags & IG_KF_NO_FOLD)) {
+        if ((known || (st->def->flags & IG_KF_SHAPE_ONLY)) && !(st->def->flags & IG_KF_NO_FOLD)) {
             if ((rc = fold_step(p, st, &x, err))) goto fail_plan;
             continue; /* folded: no step at run time */
         }

@@ -4,13 +4,13 @@
 
 #include "engine/kernels/ref/shape_common.h"
 
-#define K(op, since, until, plan, run, destroy)                                                              \
+#define K(op, since, until, plan, run, destroy, flags)                                                       \
     {                                                                                                        \
-        "", op, since, until, 0, 0, "ref", plan, run, destroy, 0                                             \
+        "", op, since, until, 0, 0, "ref", plan, run, destroy, flags                                         \
     }
-#define KC(op, plan) K(op, 1, 0, ig__shape_##plan##_plan, ig__shape_copy_run, NULL)
-#define KS(op, name) K(op, 1, 0, ig__shape_##name##_plan, ig__shape_##name##_run, free)
-#define KN(op, name) K(op, 1, 0, ig__shape_##name##_plan, ig__shape_##name##_run, NULL)
+#define KC(op, plan) K(op, 1, 0, ig__shape_##plan##_plan, ig__shape_copy_run, NULL, 0)
+#define KS(op, name) K(op, 1, 0, ig__shape_##name##_plan, ig__shape_##name##_run, free, 0)
+#define KN(op, name) K(op, 1, 0, ig__shape_##name##_plan, ig__shape_##name##_run, NULL, 0)
 
 const ig_kernel_def ig__kernels_shape[] = {
     KC("Reshape", reshape),
@@ -27,11 +27,11 @@ const ig_kernel_def ig__kernels_shape[] = {
     KS("GatherND", gathernd),
     KS("ScatterND", scatternd),
     KS("ScatterElements", scatter_elements),
-    K("Scatter", 9, 10, ig__shape_scatter_elements_plan, ig__shape_scatter_elements_run, free),
+    K("Scatter", 9, 10, ig__shape_scatter_elements_plan, ig__shape_scatter_elements_run, free, 0),
     KN("Tile", tile),
     KS("Pad", pad),
-    KS("Shape", shape),
-    KN("Size", size),
+    K("Shape", 1, 0, ig__shape_shape_plan, ig__shape_shape_run, free, IG_KF_SHAPE_ONLY),
+    K("Size", 1, 0, ig__shape_size_plan, ig__shape_size_run, NULL, IG_KF_SHAPE_ONLY),
     KS("Constant", constant),
     KS("ConstantOfShape", constant_of_shape),
     KN("Range", range),
@@ -44,6 +44,6 @@ const ig_kernel_def ig__kernels_shape[] = {
     KN("Dropout", dropout),
     KS("Compress", compress),
     KN("NonZero", nonzero),
-    K("Unique", 1, 0, ig__shape_unique_plan, ig__shape_unique_run, ig__shape_unique_destroy),
+    K("Unique", 1, 0, ig__shape_unique_plan, ig__shape_unique_run, ig__shape_unique_destroy, 0),
     {0},
 };
