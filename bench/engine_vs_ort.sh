@@ -21,10 +21,10 @@ peer=${IG_PEER_BENCH:-../shared/bench/ort_bench.js}
 scripts/install-deps.sh --bench
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target infergate >/dev/null
-export ORT_NODE_MODULES=$PWD/bench/.ort/node_modules
+export ORT_NODE_MODULES=$PWD/bench/ort-node/node_modules
 if [ ! -d "$ORT_NODE_MODULES/onnxruntime-node" ]; then
-  mkdir -p bench/.ort
-  (cd bench/.ort && npm init -y >/dev/null && ONNXRUNTIME_NODE_INSTALL=skip npm install --silent onnxruntime-node@1.30.0)
+  mkdir -p bench/ort-node
+  (cd bench/ort-node && echo '{"name":"ort-node","private":true}' > package.json && ONNXRUNTIME_NODE_INSTALL=skip npm install --silent onnxruntime-node@1.30.0)
 fi
 [ -f bench/models/transformer.onnx ] || /usr/bin/python3 bench/make_models.py
 

@@ -28,7 +28,7 @@ typedef struct mm_state {
     bool single;
 } mm_state;
 
-enum { single_thread_flops = 4 << 20 };
+enum { single_thread_flops = 1 << 16 };
 
 void ig__dnnl_mm_destroy(void *state)
 {
