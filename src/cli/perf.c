@@ -83,6 +83,22 @@ static bool parse_shape(const char *text, shape_opt *s)
     return true;
 }
 
+/* A file name as a JSON string body: quotes, backslashes and control bytes escaped. */
+static void json_escape(const char *in, char *out, size_t len)
+{
+    size_t o = 0;
+    for (; *in && o + 7 < len; in++) {
+        unsigned char c = (unsigned char)*in;
+        if (c == '"' || c == '\\')
+            o += (size_t)snprintf(out + o, len - o, "\\%c", c);
+        else if (c < 0x20)
+            o += (size_t)snprintf(out + o, len - o, "\\u%04x", c);
+        else
+            out[o++] = (char)c;
+    }
+    out[o] = 0;
+}
+
 static int by_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -145,14 +161,14 @@ int ig_cli_perf(int argc, char **argv)
         } else if (!strcmp(a, "--profile")) {
             profile = true;
         } else if (a[0] == '-' || model_path) {
-            status = ig_cli_fail("perf", 2, "unexpected argument '%s'\n%s", a, usage);
+            status = ig_cli_fail("perf", 2, "unexpected argument '%s' (see 'infergate perf --help')", a);
             goto done;
         } else {
             model_path = a;
         }
     }
     if (!model_path) {
-        status = ig_cli_fail("perf", 2, "no model given\n%s", usage);
+        status = ig_cli_fail("perf", 2, "no model given (see 'infergate perf --help')");
         goto done;
     }
     if (iterations && duration) {
@@ -233,9 +249,11 @@ int ig_cli_perf(int argc, char **argv)
     const char *base = strrchr(model_path, '/');
     base = base ? base + 1 : model_path;
     if (json) {
+        char name[512];
+        json_escape(base, name, sizeof(name));
         printf("{\"model\":\"%s\",\"batch\":%ld,\"threads\":%d,\"iterations\":%ld,\"p50_ms\":%.4f,\"p90_ms\":%.4f,"
                "\"p99_ms\":%.4f,\"samples_per_s\":%.2f}\n",
-               base, batch, ig_model_threads(m), n, p50, p90, p99, sps);
+               name, batch, ig_model_threads(m), n, p50, p90, p99, sps);
     } else {
         printf("%s batch %ld threads %d: %ld runs, p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, %.1f samples/s\n", base, batch,
                ig_model_threads(m), n, p50, p90, p99, sps);

@@ -48,14 +48,14 @@ int ig_cli_run(int argc, char **argv)
         } else if (!strcmp(a, "--threads") && i + 1 < argc) {
             if (!ig_cli_parse_int("run", "--threads", argv[++i], 1, 1024, &threads)) goto done;
         } else if (a[0] == '-' || model_path) {
-            status = ig_cli_fail("run", 2, "unexpected argument '%s'\n%s", a, usage);
+            status = ig_cli_fail("run", 2, "unexpected argument '%s' (see 'infergate run --help')", a);
             goto done;
         } else {
             model_path = a;
         }
     }
     if (!model_path) {
-        status = ig_cli_fail("run", 2, "no model given\n%s", usage);
+        status = ig_cli_fail("run", 2, "no model given (see 'infergate run --help')");
         goto done;
     }
     status = 1;
