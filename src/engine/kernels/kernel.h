@@ -43,6 +43,10 @@ enum {
     /* Reads only its inputs' shapes, never their data (Shape, Size): evaluated at plan time whenever
      * the shapes are known, which turns the shape arithmetic of exported models into constants. */
     IG_KF_SHAPE_ONLY = 1u << 2,
+    /* Output 0 holds exactly input 0's bytes under another shape (Reshape, Squeeze, Identity...):
+     * the planner makes it a view of the input instead of running the copy. run() must still copy,
+     * for the cases the planner leaves to it (folding, deferred steps). */
+    IG_KF_ALIAS = 1u << 3,
 };
 
 typedef struct ig_kernel_def {

@@ -59,6 +59,8 @@ int ig__plan_execute(ig_exec *x, const ig_tensor *inputs, ig_error *err)
     }
     for (int v = 0; v < g->n_values; v++)
         if (p->kind[v] == IG_VAL_BUFFER) p->vals[v].data = x->buffer + p->offset[v];
+    for (int v = 0; v < g->n_values; v++)
+        if (p->kind[v] == IG_VAL_ALIAS) p->vals[v].data = p->vals[p->alias[v]].data;
     for (int s = 0; s < p->n_steps; s++) {
         ig_plan_step *st = &p->steps[s];
         int rc;

@@ -27,6 +27,12 @@ static int by_offset(const void *a, const void *b)
 
 #define ALIGN 64
 
+/* The value whose bytes v is: itself, or what a view reads. */
+static int root(const ig_plan *p, int v)
+{
+    return p->kind[v] == IG_VAL_ALIAS ? p->alias[v] : v;
+}
+
 int ig__plan_layout(ig_plan *p, ig_error *err)
 {
     const ig_graph *g = p->g;
@@ -45,7 +51,7 @@ int ig__plan_layout(ig_plan *p, ig_error *err)
         for (int i = 0; i < n->n_outputs; i++)
             if (n->outputs[i] >= 0 && first[n->outputs[i]] < 0) first[n->outputs[i]] = s;
         for (int i = 0; i < n->n_inputs; i++)
-            if (n->inputs[i] >= 0) last[n->inputs[i]] = s;
+            if (n->inputs[i] >= 0) last[root(p, n->inputs[i])] = s;
         /* Subgraphs read enclosing values by name, not through inputs: keep those alive too. */
         for (int a = 0; a < n->n_attrs; a++) {
             const ig_attr *at = &n->attrs[a];
@@ -53,12 +59,13 @@ int ig__plan_layout(ig_plan *p, ig_error *err)
             for (int k = 0; k < ng; k++) {
                 const ig_graph *sub = at->type == IG_ATTR_GRAPH ? at->g : at->graphs[k];
                 for (int v = 0; sub && v < sub->n_values; v++)
-                    if (sub->values[v].outer >= 0 && sub->values[v].outer < nv) last[sub->values[v].outer] = s;
+                    if (sub->values[v].outer >= 0 && sub->values[v].outer < nv)
+                        last[root(p, sub->values[v].outer)] = s;
             }
         }
     }
     for (int i = 0; i < g->n_outputs; i++)
-        if (g->outputs[i] >= 0) last[g->outputs[i]] = ns; /* outputs outlive the run */
+        if (g->outputs[i] >= 0) last[root(p, g->outputs[i])] = ns; /* outputs outlive the run */
     for (int v = 0; v < nv; v++) {
         if (p->kind[v] != IG_VAL_BUFFER) continue;
         size_t size = ig_tensor_nbytes(&p->vals[v]);

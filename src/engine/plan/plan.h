@@ -21,6 +21,7 @@ typedef enum ig_value_kind {
     IG_VAL_INPUT,    /* a graph input bound at run */
     IG_VAL_BUFFER,   /* planned in the execution buffer */
     IG_VAL_DEFERRED, /* shaped and allocated at run */
+    IG_VAL_ALIAS,    /* a view of another value's bytes (alias[v]), itself an input or a buffer */
 } ig_value_kind;
 
 typedef struct ig_plan_step {
@@ -37,6 +38,7 @@ struct ig_plan {
     ig_tensor *vals;     /* one per graph value */
     ig_value_kind *kind; /* one per graph value */
     size_t *offset;      /* buffer offset per IG_VAL_BUFFER value */
+    int *alias;          /* for IG_VAL_ALIAS values: the input or buffer value they view */
     int n_steps;
     ig_plan_step *steps;
     size_t buffer_bytes;

@@ -135,6 +135,25 @@ static int fold_step(ig_plan *p, ig_plan_step *st, ig_exec *x, ig_error *err)
     return 0;
 }
 
+/* Turns a reshape-like step over a run-time value into a view of that value's bytes. */
+static bool make_view(ig_plan *p, ig_plan_step *st)
+{
+    const ig_node *n = st->k.node;
+    if (!(st->def->flags & IG_KF_ALIAS) || n->n_inputs < 1 || n->inputs[0] < 0 || n->n_outputs < 1 ||
+        n->outputs[0] < 0)
+        return false;
+    for (int i = 1; i < n->n_outputs; i++)
+        if (n->outputs[i] >= 0) return false;
+    int src = n->inputs[0];
+    if (p->kind[src] == IG_VAL_ALIAS) src = p->alias[src];
+    if (p->kind[src] != IG_VAL_BUFFER && p->kind[src] != IG_VAL_INPUT) return false;
+    if (st->def->destroy && st->k.state) st->def->destroy(st->k.state);
+    st->k.state = NULL;
+    p->kind[n->outputs[0]] = IG_VAL_ALIAS;
+    p->alias[n->outputs[0]] = src;
+    return true;
+}
+
 static bool inputs_known(const ig_plan *p, const ig_node *n, bool *any_deferred)
 {
     bool known = true;
@@ -169,8 +188,9 @@ int ig__plan_build(const ig_graph *g, const ig_tensor *inputs, ig_exec *outer, i
     p->vals = ig_arena_array(arena, g->n_values + 1, sizeof(ig_tensor), 64);
     p->kind = ig_arena_array(arena, g->n_values + 1, sizeof(ig_value_kind), 8);
     p->offset = ig_arena_array(arena, g->n_values + 1, sizeof(size_t), 8);
+    p->alias = ig_arena_array(arena, g->n_values + 1, sizeof(int), 8);
     p->steps = ig_arena_array(arena, g->n_nodes + 1, sizeof(ig_plan_step), 8);
-    if (!p->vals || !p->kind || !p->offset || !p->steps) goto fail_arena;
+    if (!p->vals || !p->kind || !p->offset || !p->alias || !p->steps) goto fail_arena;
     if ((rc = bind_inputs(p, inputs, outer, err))) goto fail_plan;
 
     /* A build-time execution context, so folded kernels can run subgraphs. */
@@ -203,6 +223,7 @@ int ig__plan_build(const ig_graph *g, const ig_tensor *inputs, ig_exec *outer, i
             if ((rc = fold_step(p, st, &x, err))) goto fail_plan;
             continue; /* folded: no step at run time */
         }
+        if (make_view(p, st)) continue; /* no step at run time */
         mark_outputs(p, n, IG_VAL_BUFFER);
         p->n_steps++;
     }

@@ -8,7 +8,7 @@
     {                                                                                                        \
         "", op, since, until, 0, 0, "ref", plan, run, destroy, flags                                         \
     }
-#define KC(op, plan) K(op, 1, 0, ig__shape_##plan##_plan, ig__shape_copy_run, NULL, 0)
+#define KC(op, plan) K(op, 1, 0, ig__shape_##plan##_plan, ig__shape_copy_run, NULL, IG_KF_ALIAS)
 #define KS(op, name) K(op, 1, 0, ig__shape_##name##_plan, ig__shape_##name##_run, free, 0)
 #define KN(op, name) K(op, 1, 0, ig__shape_##name##_plan, ig__shape_##name##_run, NULL, 0)
 
