@@ -14,7 +14,9 @@ for src in "$root"/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     corpus=$build/corpus/$name
     mkdir -p "$corpus"
-    if [ -d "$testdata" ]; then
+    if [ "$name" = fuzz_npy ]; then
+        cp "$root"/examples/inputs/*.npy "$corpus/"
+    elif [ -d "$testdata" ]; then
         # A handful of small models and tensors, copied rather than committed.
         for d in node/test_abs node/test_if node/test_loop11 node/test_scan9_sum node/test_constant \
                  node/test_conv_with_strides_padding pytorch-converted/test_Conv2d; do

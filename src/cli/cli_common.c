@@ -49,7 +49,8 @@ int ig_cli_read_tensor(const char *path, ig_arena *arena, ig_tensor *out, ig_err
 {
     size_t len = strlen(path);
     if (len > 4 && !strcmp(path + len - 4, ".npy")) return ig_npy_read(path, arena, out, err);
-    if (len > 3 && !strcmp(path + len - 3, ".pb")) return ig_onnx_read_tensor_file(path, arena, out, NULL, err);
+    if (len > 3 && !strcmp(path + len - 3, ".pb"))
+        return ig_onnx_read_tensor_file(path, arena, out, NULL, err);
     return ig_error_set(err, IG_EINVAL, "%s: expected a .npy or .pb file", path);
 }
 
@@ -63,8 +64,10 @@ void ig_cli_describe_io(const ig_io_info *io, char *buf, size_t len)
     o += (size_t)snprintf(buf + o, len - o, "[");
     for (int k = 0; k < io->ndim && o < len; k++) {
         const char *sep = k ? "," : "";
-        if (io->dims[k] >= 0) o += (size_t)snprintf(buf + o, len - o, "%s%lld", sep, (long long)io->dims[k]);
-        else o += (size_t)snprintf(buf + o, len - o, "%s%s", sep, io->dim_params[k] ? io->dim_params[k] : "?");
+        if (io->dims[k] >= 0)
+            o += (size_t)snprintf(buf + o, len - o, "%s%lld", sep, (long long)io->dims[k]);
+        else
+            o += (size_t)snprintf(buf + o, len - o, "%s%s", sep, io->dim_params[k] ? io->dim_params[k] : "?");
     }
     if (o < len) snprintf(buf + o, len - o, "]");
 }

@@ -31,7 +31,8 @@ int ig_cli_inspect(int argc, char **argv)
     printf("model: %s\n", argv[1]);
     printf("ir_version: %lld  producer: %s\n", (long long)s.ir_version, s.producer[0] ? s.producer : "-");
     printf("opsets:");
-    for (int i = 0; i < s.n_opsets; i++) printf(" %s=%lld", s.opset_domains[i], (long long)s.opset_versions[i]);
+    for (int i = 0; i < s.n_opsets; i++)
+        printf(" %s=%lld", s.opset_domains[i], (long long)s.opset_versions[i]);
     printf("\ninputs:\n");
     for (int i = 0; i < ig_model_num_inputs(m); i++) {
         ig_cli_describe_io(ig_model_input(m, i), desc, sizeof(desc));

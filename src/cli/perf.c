@@ -52,14 +52,30 @@ static int fill_random(ig_tensor *t, ig_arena *arena, uint32_t seed)
         uint32_t r = next_rand(&seed);
         double u = (double)r / (double)(1u << 24); /* [0,1) */
         switch (t->dtype) {
-        case IG_DT_FLOAT: ((float *)t->data)[i] = (float)(u * 2 - 1); break;
-        case IG_DT_DOUBLE: ((double *)t->data)[i] = u * 2 - 1; break;
-        case IG_DT_INT64: ((int64_t *)t->data)[i] = (int64_t)(u * 1000); break;
-        case IG_DT_INT32: ((int32_t *)t->data)[i] = (int32_t)(u * 1000); break;
-        case IG_DT_BOOL: ((uint8_t *)t->data)[i] = r & 1; break;
-        case IG_DT_UINT8: ((uint8_t *)t->data)[i] = (uint8_t)r; break;
-        case IG_DT_INT8: ((int8_t *)t->data)[i] = (int8_t)r; break;
-        default: memset((char *)t->data + (size_t)i * ig_dtype_size(t->dtype), 0, ig_dtype_size(t->dtype)); break;
+        case IG_DT_FLOAT:
+            ((float *)t->data)[i] = (float)(u * 2 - 1);
+            break;
+        case IG_DT_DOUBLE:
+            ((double *)t->data)[i] = u * 2 - 1;
+            break;
+        case IG_DT_INT64:
+            ((int64_t *)t->data)[i] = (int64_t)(u * 1000);
+            break;
+        case IG_DT_INT32:
+            ((int32_t *)t->data)[i] = (int32_t)(u * 1000);
+            break;
+        case IG_DT_BOOL:
+            ((uint8_t *)t->data)[i] = r & 1;
+            break;
+        case IG_DT_UINT8:
+            ((uint8_t *)t->data)[i] = (uint8_t)r;
+            break;
+        case IG_DT_INT8:
+            ((int8_t *)t->data)[i] = (int8_t)r;
+            break;
+        default:
+            memset((char *)t->data + (size_t)i * ig_dtype_size(t->dtype), 0, ig_dtype_size(t->dtype));
+            break;
         }
     }
     return 0;
@@ -76,8 +92,10 @@ static bool parse_shape(const char *text, shape_opt *s)
         long long v = strtoll(p, &end, 10);
         if (end == p || v < 0 || s->ndim == IG_MAX_DIMS) return false;
         s->dims[s->ndim++] = v;
-        if (*end == ',') end++;
-        else if (*end) return false;
+        if (*end == ',')
+            end++;
+        else if (*end)
+            return false;
         p = end;
     }
     return true;
@@ -114,7 +132,8 @@ static double percentile(const double *sorted, long n, double p)
 static void print_profile(const char *op, long long calls, double total_ms, void *ctx)
 {
     double *run_ms = ctx;
-    printf("  %-24s %8lld calls %10.3f ms %6.1f%%\n", op, calls, total_ms, run_ms[0] > 0 ? 100 * total_ms / run_ms[0] : 0);
+    printf("  %-24s %8lld calls %10.3f ms %6.1f%%\n", op, calls, total_ms,
+           run_ms[0] > 0 ? 100 * total_ms / run_ms[0] : 0);
 }
 
 int ig_cli_perf(int argc, char **argv)
@@ -201,11 +220,13 @@ int ig_cli_perf(int argc, char **argv)
             t->ndim = given->ndim;
             memcpy(t->dims, given->dims, sizeof(t->dims));
         } else if (io->ndim < 0) {
-            status = ig_cli_fail("perf", 2, "input '%s' has no declared shape: pass --shape %s=d0,d1,...", io->name, io->name);
+            status = ig_cli_fail("perf", 2, "input '%s' has no declared shape: pass --shape %s=d0,d1,...",
+                                 io->name, io->name);
             goto done;
         } else {
             t->ndim = io->ndim;
-            for (int k = 0; k < io->ndim; k++) t->dims[k] = io->dims[k] >= 0 ? io->dims[k] : k == 0 ? batch : 128;
+            for (int k = 0; k < io->ndim; k++)
+                t->dims[k] = io->dims[k] >= 0 ? io->dims[k] : k == 0 ? batch : 128;
         }
         if (fill_random(t, arena, 12345u + (uint32_t)i)) {
             status = ig_cli_fail("perf", 1, "input '%s': cannot allocate its data", io->name);
@@ -251,12 +272,13 @@ int ig_cli_perf(int argc, char **argv)
     if (json) {
         char name[512];
         json_escape(base, name, sizeof(name));
-        printf("{\"model\":\"%s\",\"batch\":%ld,\"threads\":%d,\"iterations\":%ld,\"p50_ms\":%.4f,\"p90_ms\":%.4f,"
+        printf("{\"model\":\"%s\",\"batch\":%ld,\"threads\":%d,\"iterations\":%ld,\"p50_ms\":%.4f,\"p90_ms\":"
+               "%.4f,"
                "\"p99_ms\":%.4f,\"samples_per_s\":%.2f}\n",
                name, batch, ig_model_threads(m), n, p50, p90, p99, sps);
     } else {
-        printf("%s batch %ld threads %d: %ld runs, p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, %.1f samples/s\n", base, batch,
-               ig_model_threads(m), n, p50, p90, p99, sps);
+        printf("%s batch %ld threads %d: %ld runs, p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, %.1f samples/s\n",
+               base, batch, ig_model_threads(m), n, p50, p90, p99, sps);
     }
     if (profile) {
         double run_ms[1] = {0};

@@ -82,8 +82,10 @@ int ig_cli_run(int argc, char **argv)
             char names[1024] = "";
             size_t o = 0;
             for (int i = 0; i < ni && o < sizeof(names); i++)
-                o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", i ? ", " : "", ig_model_input(m, i)->name);
-            status = ig_cli_fail("run", 2, "input '%s': the model has no such input (its inputs: %s)", bind[b], names);
+                o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", i ? ", " : "",
+                                      ig_model_input(m, i)->name);
+            status = ig_cli_fail("run", 2, "input '%s': the model has no such input (its inputs: %s)",
+                                 bind[b], names);
             free(bound);
             goto done;
         }
@@ -97,8 +99,8 @@ int ig_cli_run(int argc, char **argv)
     }
     for (int i = 0; i < ni; i++) {
         if (!bound[i]) {
-            status = ig_cli_fail("run", 2, "input '%s': missing (pass --input %s=FILE)", ig_model_input(m, i)->name,
-                                 ig_model_input(m, i)->name);
+            status = ig_cli_fail("run", 2, "input '%s': missing (pass --input %s=FILE)",
+                                 ig_model_input(m, i)->name, ig_model_input(m, i)->name);
             free(bound);
             goto done;
         }
@@ -122,7 +124,8 @@ int ig_cli_run(int argc, char **argv)
             status = ig_cli_fail("run", 1, "output '%s': %s", name, err.msg);
             goto done;
         }
-        printf("%s: %s %s -> %s\n", name, ig_dtype_name(out[i].dtype), ig_shape_str(&out[i], shape, sizeof(shape)), path);
+        printf("%s: %s %s -> %s\n", name, ig_dtype_name(out[i].dtype),
+               ig_shape_str(&out[i], shape, sizeof(shape)), path);
     }
     status = 0;
 done:
