@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages infergate's build, tests and benchmarks need; does nothing when
 # all are present. Run as root.   scripts/install-deps.sh [--bench]
-#   --bench  also the model generators' packages (python3-torch, torchvision: large) and nodejs/npm
+#   --bench  also nodejs/npm (ONNX Runtime for the comparison benchmark)
+# python3-torch and python3-torchvision (large) are needed by the models.torch_exports test and the
+# benchmark's model generator.
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev libonnx-testdata
-      python3 python3-numpy python3-onnx)
+      python3 python3-numpy python3-onnx python3-torch python3-torchvision)
 bench=0
 if [ "${1:-}" = "--bench" ]; then
   bench=1
-  pkgs+=(python3-torch python3-torchvision)
 fi
 
 missing=()

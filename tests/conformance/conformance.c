@@ -2,10 +2,13 @@
  * and compares outputs with output_*.pb at the suite's tolerances (rtol 1e-3, atol 1e-7). Each test
  * runs in a child process with a time limit, so a crash or hang counts as one failure.
  *
- *   ig_conformance [--filter SUBSTR] [--verbose] [--expected FILE] [--write-passing FILE] DIR...
+ *   ig_conformance [--filter SUBSTR] [--verbose] [--expected FILE] [--write-passing FILE]
+ *                  [--rtol R] [--atol A] DIR...
  *
  * DIR is a suite folder (holding test_* folders) or one test folder. With --expected, any listed test
- * that does not pass fails the run (exit 1): the regression gate. */
+ * that does not pass fails the run (exit 1): the regression gate. --rtol/--atol replace the tolerances for
+ * whole models, whose O(1) outputs carry float32 rounding of about 1e-6 that near-zero elements cannot meet
+ * at atol 1e-7. */
 #include <dirent.h>
 #include <math.h>
 #include <signal.h>
@@ -21,7 +24,7 @@
 #include "infergate/engine.h"
 
 enum { PASS = 0, FAIL = 1, UNSUPPORTED = 2 };
-static const double RTOL = 1e-3, ATOL = 1e-7;
+static double RTOL = 1e-3, ATOL = 1e-7;
 static bool verbose;
 
 static float half_to_float(uint16_t h)
@@ -319,8 +322,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--verbose")) verbose = true;
         else if (!strcmp(argv[i], "--expected") && i + 1 < argc) load_expected(argv[++i], &t);
         else if (!strcmp(argv[i], "--write-passing") && i + 1 < argc) t.write_passing = fopen(argv[++i], "w");
+        else if (!strcmp(argv[i], "--rtol") && i + 1 < argc) RTOL = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--atol") && i + 1 < argc) ATOL = atof(argv[++i]);
         else if (argv[i][0] == '-') {
-            fprintf(stderr, "usage: ig_conformance [--filter S] [--verbose] [--expected F] [--write-passing F] DIR...\n");
+            fprintf(stderr, "usage: ig_conformance [--filter S] [--verbose] [--expected F] [--write-passing F] [--rtol R] "
+                            "[--atol A] DIR...\n");
             return 2;
         } else argv[n_dirs++ + 1] = argv[i];
     }
