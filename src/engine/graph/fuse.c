@@ -362,7 +362,7 @@ static int set_attrs(fuse_ctx *c, ig_node *nd, const fusion *f)
     float *al = ig_arena_array(c->a, max_post, sizeof(float), 8);
     float *be = ig_arena_array(c->a, max_post, sizeof(float), 8);
     if (!at || !k || !al || !be) return IG_ENOMEM;
-    memcpy(at, nd->attrs, sizeof(ig_attr) * n);
+    if (n) memcpy(at, nd->attrs, sizeof(ig_attr) * n);
     memcpy(k, f->kind, sizeof(int64_t) * f->n_po);
     memcpy(al, f->alpha, sizeof(float) * f->n_po);
     memcpy(be, f->beta, sizeof(float) * f->n_po);

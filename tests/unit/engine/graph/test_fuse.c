@@ -28,7 +28,7 @@ static void node(ig_arena *a, ig_node *n, const char *op, int nin, const int *in
     n->name = op;
     n->n_inputs = nin;
     n->inputs = ig_arena_array(a, nin, sizeof(int), 8);
-    memcpy(n->inputs, in, sizeof(int) * nin);
+    if (nin) memcpy(n->inputs, in, sizeof(int) * nin);
     n->n_outputs = 1;
     n->outputs = ig_arena_array(a, 1, sizeof(int), 8);
     n->outputs[0] = out;

@@ -17,7 +17,7 @@ static float frand(void)
 static ig_tensor mk(int ndim, const int64_t *dims)
 {
     ig_tensor t = {.dtype = IG_DT_FLOAT, .ndim = ndim};
-    memcpy(t.dims, dims, sizeof(int64_t) * ndim);
+    if (ndim) memcpy(t.dims, dims, sizeof(int64_t) * ndim);
     int64_t n = ig_tensor_numel(&t);
     t.data = aligned_alloc(64, ((size_t)n * 4 + 63) & ~(size_t)63);
     for (int64_t i = 0; i < n; i++) ((float *)t.data)[i] = frand();
