@@ -68,6 +68,9 @@ void ig_runner_free(ig_runner *r);
  * a mismatch fails with a reason naming the input. */
 int ig_runner_run(ig_runner *r, const ig_tensor *inputs, ig_tensor *outputs, ig_error *err);
 
+/* Bytes of the runner's activation buffer: the largest planned layout among its plans so far. */
+size_t ig_runner_activation_bytes(const ig_runner *r);
+
 /* Per-op timing of the runs that follow (off by default; costs two clock reads per step). */
 void ig_runner_set_profiling(ig_runner *r, int on);
 /* Calls f for every op type timed so far, slowest total first. */

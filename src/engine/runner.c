@@ -182,6 +182,11 @@ static void observe_step(void *ctx, const ig_node *n, uint64_t ns)
     r->times[i].ns += ns;
 }
 
+size_t ig_runner_activation_bytes(const ig_runner *r)
+{
+    return r->buffer_bytes;
+}
+
 void ig_runner_set_profiling(ig_runner *r, int on)
 {
     r->profiling = on;
