@@ -506,7 +506,6 @@ int ig_sched_submit(ig_sched *s, ig_infer_request *req, ig_infer_done done, void
         snprintf(msg, sizeof(msg), "%s", err.msg);
         return refuse(s, it, err.code, IG_FAIL_OTHER, msg);
     }
-    if (!s->batching) it->rows = 1;
 
     /* Triton: priority 0 or beyond the configured levels means the default level. */
     int level = s->default_level;
