@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "serving/scheduler.h"
@@ -36,14 +37,16 @@ static ig_model *model;
 typedef struct treq {
     ig_infer_request req;
     ig_infer_tensor in;
-    float x[8 * 4];
+    float x[8 * 8];
     int rows;
     bool gate; /* the callback blocks until the gate opens */
     /* filled by the callback */
     bool done, cb_ok; /* cb_ok: the response looked right to the callback */
     int status;
     char error[384];
-    float y[8 * 3];
+    float y[8 * 8];
+    const char *out_name; /* expected output and its columns */
+    int cols;
     int batch_size;
     int order;
     uint64_t t_done;
@@ -87,9 +90,9 @@ static void on_done(ig_infer_request *req, ig_infer_response *resp, void *ctx)
     t->batch_size = resp->timing.batch_size;
     if (resp->status == 0) {
         const ig_infer_tensor *o = &resp->outputs[0];
-        t->cb_ok = t->cb_ok && resp->n_outputs == 1 && !strcmp(o->name, "probabilities") && o->t.ndim == 2 &&
-                   o->t.dims[0] == t->rows && o->t.dims[1] == 3;
-        if (t->cb_ok) memcpy(t->y, o->t.data, sizeof(float) * 3 * t->rows);
+        t->cb_ok = t->cb_ok && resp->n_outputs == 1 && !strcmp(o->name, t->out_name) && o->t.ndim == 2 &&
+                   o->t.dims[0] == t->rows && o->t.dims[1] == t->cols;
+        if (t->cb_ok) memcpy(t->y, o->t.data, sizeof(float) * t->cols * t->rows);
     }
     t->order = order_next++;
     t->t_done = now_ns();
@@ -131,6 +134,8 @@ static void treq_init(treq *t, int rows, unsigned *seed)
 {
     memset(t, 0, sizeof(*t));
     t->rows = rows;
+    t->out_name = "probabilities";
+    t->cols = 3;
     for (int i = 0; i < rows * 4; i++) t->x[i] = (float)(rand_r(seed) % 2000) / 500.0f - 2.0f;
     t->req.arena = ig_arena_create(4096);
     t->req.id = "";
@@ -582,6 +587,143 @@ static void refuses(treq *t, ig_sched *s, const char *words)
     treq_free(t);
 }
 
+/* ---- requests of different shapes ---- */
+
+/* A minimal protobuf writer, enough for an ONNX model Y = Relu(X) with X, Y FLOAT [batch, n]: a model
+ * whose non-batch dim varies, which none of the example models has. */
+typedef struct pb {
+    unsigned char b[512];
+    size_t n;
+} pb;
+
+static void pb_varint(pb *p, uint64_t v)
+{
+    do {
+        p->b[p->n++] = (unsigned char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+        v >>= 7;
+    } while (v);
+}
+
+static void pb_int(pb *p, int field, uint64_t v)
+{
+    pb_varint(p, (uint64_t)field << 3);
+    pb_varint(p, v);
+}
+
+static void pb_bytes(pb *p, int field, const void *data, size_t len)
+{
+    pb_varint(p, (uint64_t)field << 3 | 2);
+    pb_varint(p, len);
+    memcpy(p->b + p->n, data, len);
+    p->n += len;
+}
+
+static void pb_str(pb *p, int field, const char *s)
+{
+    pb_bytes(p, field, s, strlen(s));
+}
+
+static void pb_msg(pb *p, int field, const pb *m)
+{
+    pb_bytes(p, field, m->b, m->n);
+}
+
+static void value_info(pb *out, int field, const char *name)
+{
+    pb d0 = {0}, d1 = {0}, shape = {0}, tt = {0}, type = {0}, vi = {0};
+    pb_str(&d0, 2, "batch"); /* Dimension.dim_param */
+    pb_str(&d1, 2, "n");
+    pb_msg(&shape, 1, &d0); /* TensorShapeProto.dim */
+    pb_msg(&shape, 1, &d1);
+    pb_int(&tt, 1, 1); /* TypeProto.Tensor.elem_type FLOAT */
+    pb_msg(&tt, 2, &shape);
+    pb_msg(&type, 1, &tt); /* TypeProto.tensor_type */
+    pb_str(&vi, 1, name);
+    pb_msg(&vi, 2, &type);
+    pb_msg(out, field, &vi);
+}
+
+static ig_model *relu_model(void)
+{
+    pb node = {0}, graph = {0}, opset = {0}, m = {0};
+    pb_str(&node, 1, "X");
+    pb_str(&node, 2, "Y");
+    pb_str(&node, 4, "Relu");
+    pb_msg(&graph, 1, &node);
+    pb_str(&graph, 2, "g");
+    value_info(&graph, 11, "X");
+    value_info(&graph, 12, "Y");
+    pb_int(&opset, 2, 13);
+    pb_int(&m, 1, 8); /* ir_version */
+    pb_msg(&m, 7, &graph);
+    pb_msg(&m, 8, &opset);
+    char path[] = "/tmp/ig_test_scheduler_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) return NULL;
+    FILE *f = fdopen(fd, "wb");
+    fwrite(m.b, 1, m.n, f);
+    fclose(f);
+    ig_model *model = NULL;
+    ig_error err = {0};
+    if (ig_model_load(path, &(ig_model_options){.n_threads = 1}, &model, &err))
+        fprintf(stderr, "relu model: %s\n", err.msg);
+    unlink(path);
+    return model;
+}
+
+static void relu_req(treq *t, int rows, int cols, unsigned *seed)
+{
+    treq_init(t, rows, seed);
+    for (int i = 0; i < rows * cols; i++) t->x[i] = (float)(rand_r(seed) % 200) / 50.0f - 2.0f;
+    t->in.name = "X";
+    t->in.t.dims[1] = cols;
+    t->out_name = "Y";
+    t->cols = cols;
+}
+
+static void shapes(void)
+{
+    unsigned seed = 41;
+    ig_model *relu = relu_model();
+    CHECK(relu != NULL);
+    if (!relu) return;
+    ig_model_config c = config(8, 1, 0);
+    ig_model_stats st;
+    memset(&st, 0, sizeof(st));
+    ig_sched *s = NULL;
+    ig_error err = {0};
+    CHECK_EQ_INT(ig_sched_create(relu, &c, &st, 1, &s, &err), 0);
+    reset();
+    treq g, t[4];
+    relu_req(&g, 1, 3, &seed);
+    g.gate = true;
+    CHECK_EQ_INT(ig_sched_submit(s, &g.req, on_done, &g), 0);
+    CHECK(wait_for(&in_gate, 1));
+    int rows[4] = {1, 2, 1, 1}, cols[4] = {3, 3, 5, 3};
+    for (int i = 0; i < 4; i++) {
+        relu_req(&t[i], rows[i], cols[i], &seed);
+        CHECK_EQ_INT(ig_sched_submit(s, &t[i].req, on_done, &t[i]), 0);
+    }
+    open_gate();
+    CHECK(wait_for(&n_done, 5));
+    /* [1,3] and [2,3] share; [1,5] cannot, and [1,3] behind it does not jump the queue. */
+    CHECK_EQ_INT(t[0].batch_size, 3);
+    CHECK_EQ_INT(t[1].batch_size, 3);
+    CHECK_EQ_INT(t[2].batch_size, 1);
+    CHECK_EQ_INT(t[3].batch_size, 1);
+    CHECK(t[2].order < t[3].order);
+    int wrong = 0;
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ_INT(t[i].status, 0);
+        for (int k = 0; k < rows[i] * cols[i]; k++) wrong += t[i].y[k] != (t[i].x[k] > 0 ? t[i].x[k] : 0);
+    }
+    CHECK_EQ_INT(wrong, 0);
+    ig_sched_free(s);
+    treq_free(&g);
+    for (int i = 0; i < 4; i++) treq_free(&t[i]);
+    ig_model_free(relu);
+}
+
 static void bad_requests(void)
 {
     unsigned seed = 37;
@@ -662,6 +804,7 @@ int main(void)
     parallel_instances();
     drain();
     bad_requests();
+    shapes();
     ig_model_free(model);
     return CHECK_DONE();
 }
