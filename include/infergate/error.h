@@ -18,7 +18,9 @@
     X(DTYPE, -9, "data type mismatch")                                                                       \
     X(DEFER, -10, "value not known until run time")                                                          \
     X(RUNTIME, -11, "execution failed")                                                                      \
-    X(ACCESS, -12, "path not allowed")
+    X(ACCESS, -12, "path not allowed")                                                                       \
+    X(UNAVAILABLE, -13, "unavailable")                                                                       \
+    X(CANCELED, -14, "cancelled")
 
 enum {
 #define IG__ERR_ENUM(name, value, desc) IG_E##name = value,

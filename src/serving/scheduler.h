@@ -27,7 +27,9 @@ int ig_sched_create(ig_model *model, const ig_model_config *cfg, ig_model_stats 
                     ig_sched **out, ig_error *err);
 
 /* Queues req; done runs once when it completes or fails. Returns 0, or a negative IG_E* when refused
- * at once (then done has already run with the reason). Thread-safe. */
+ * at once (then done has already run with the reason), except that when req, its arena or done is
+ * NULL (IG_EINVAL) or the arena cannot hold the scheduler's entry (IG_ENOMEM) done does not run.
+ * Thread-safe. */
 int ig_sched_submit(ig_sched *s, ig_infer_request *req, ig_infer_done done, void *ctx);
 
 /* Requests queued and not yet executing. */
