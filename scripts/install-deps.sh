@@ -3,11 +3,11 @@
 # all are present. Run as root.   scripts/install-deps.sh [--bench]
 #   --bench  also nodejs/npm (ONNX Runtime for the comparison benchmark)
 # python3-torch and python3-torchvision (large) are needed by the models.torch_exports test and the
-# benchmark's model generator.
+# benchmark's model generator. prometheus provides promtool, which the metrics tests parse the exposition with.
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev libonnx-testdata
-      python3 python3-numpy python3-onnx python3-torch python3-torchvision)
+      python3 python3-numpy python3-onnx python3-torch python3-torchvision libxxhash-dev prometheus)
 bench=0
 if [ "${1:-}" = "--bench" ]; then
   bench=1

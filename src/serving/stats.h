@@ -4,6 +4,7 @@
 #define IG_SERVING_STATS_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "obs/metrics.h"
@@ -40,6 +41,19 @@ typedef struct ig_model_stats {
 
 /* Zeroes stats and sets up its histograms with the default buckets. */
 void ig_model_stats_init(ig_model_stats *st);
+
+/* One model version as the metrics exposition sees it. All fields borrowed for the call. */
+typedef struct ig_stats_model_ref {
+    const char *name;
+    const char *version;         /* decimal version, as the label shows it */
+    const char *state;           /* "READY", "LOADING", "UNAVAILABLE", ... (NULL = "UNKNOWN") */
+    const ig_model_stats *stats; /* NULL when the version has none (not loaded): only its state shows */
+} ig_stats_model_ref;
+
+/* Appends the Prometheus text exposition of the given model versions (Triton's nv_* metrics, the
+ * infergate_* histograms and model state) and of this process (process_*; proc NULL reads it now). */
+void ig_stats_prometheus(ig_buf *b, const ig_stats_model_ref *models, size_t n_models,
+                         const ig_process_stats *proc);
 
 static inline void ig_duration_add(ig_duration_stat *d, uint64_t ns)
 {
