@@ -13,24 +13,6 @@
 #include "check.h"
 #include "serving/scheduler.h"
 
-/* The obs helper implements the histograms; until then a do-nothing stand-in, weak so that the real
- * one wins once the library has it. */
-__attribute__((weak)) void ig_histogram_observe(ig_histogram *h, double value)
-{
-    (void)h;
-    (void)value;
-}
-
-/* The engine keeps one oneDNN stream per executing thread (dnnl_common.c thread_stream) and does not
- * destroy it when the thread exits; every scheduler this test starts and frees leaves one per
- * instance thread. Reported to the engine; suppressed here (the allocation happens inside libdnnl, whose
- * frames are all the fast unwinder sees). */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void)
-{
-    return "leak:libdnnl.so\n";
-}
-
 static const char *MODEL = "examples/models/iris_mlp/1/model.onnx";
 static ig_model *model;
 

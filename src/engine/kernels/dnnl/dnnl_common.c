@@ -8,10 +8,23 @@
 
 static dnnl_engine_t g_engine;
 static pthread_once_t g_engine_once = PTHREAD_ONCE_INIT;
+/* Streams are cheap but not free to create; each executing thread keeps one for its lifetime, and
+ * the key's destructor releases it when the thread ends (servers start and stop instance threads
+ * with every model reload). */
+static pthread_key_t g_stream_key;
+
+static void stream_release(void *stream)
+{
+    dnnl_stream_destroy(stream);
+}
 
 static void engine_init(void)
 {
     if (dnnl_engine_create(&g_engine, dnnl_cpu, 0) != dnnl_success) g_engine = NULL;
+    if (g_engine && pthread_key_create(&g_stream_key, stream_release)) {
+        dnnl_engine_destroy(g_engine);
+        g_engine = NULL;
+    }
 }
 
 dnnl_engine_t ig__dnnl_engine(void)
@@ -20,17 +33,19 @@ dnnl_engine_t ig__dnnl_engine(void)
     return g_engine;
 }
 
-/* Streams are cheap but not free to create; each executing thread keeps one for its lifetime. */
-static _Thread_local dnnl_stream_t tl_stream;
-
 static dnnl_stream_t thread_stream(void)
 {
-    if (!tl_stream) {
-        dnnl_engine_t e = ig__dnnl_engine();
-        if (!e || dnnl_stream_create(&tl_stream, e, dnnl_stream_default_flags) != dnnl_success)
-            tl_stream = NULL;
+    dnnl_engine_t e = ig__dnnl_engine();
+    if (!e) return NULL;
+    dnnl_stream_t s = pthread_getspecific(g_stream_key);
+    if (!s) {
+        if (dnnl_stream_create(&s, e, dnnl_stream_default_flags) != dnnl_success) return NULL;
+        if (pthread_setspecific(g_stream_key, s)) {
+            dnnl_stream_destroy(s);
+            return NULL;
+        }
     }
-    return tl_stream;
+    return s;
 }
 
 bool ig__dnnl_is_initializer(const ig_kstep *s, int i)
