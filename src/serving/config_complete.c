@@ -185,7 +185,7 @@ int ig_config_complete(ig_model_config *c, const char *name, const ig_model *mod
         for (int i = 0; i < n; i++) {
             const ig_io_info *io = find_io(model, ts[i].name, !pass);
             if (!io)
-                return fail(err, IG_ENOTFOUND, "config.pbtxt %s '%s' is not a %s of the model", what, ts[i].name, what);
+                return fail(err, IG_ENOTFOUND, "config.pbtxt %s '%s' is not among the model's %ss", what, ts[i].name, what);
             int rc = fill_from_model(c, &ts[i], io, what, err);
             if (rc) return rc;
             if ((rc = check_tensor(c, &ts[i], io, what, err))) return rc;
