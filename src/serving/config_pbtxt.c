@@ -30,6 +30,7 @@ typedef struct pctx {
     ig_error *err;
     tok cur;
     bool have;
+    char *scratch; /* text length + 1: decoded strings never outgrow their source */
 } pctx;
 
 static int perr(pctx *p, int line, const char *fmt, const char *a1, const char *a2)
@@ -178,9 +179,7 @@ static int lex(pctx *p, tok *t)
     char c = *p->p;
     if (c == '"' || c == '\'') {
         /* Adjacent literals concatenate; decoded bytes never exceed the source bytes. */
-        size_t cap = (size_t)(p->end - p->p);
-        char *buf = ig_arena_alloc(p->a, cap + 1, 1);
-        if (!buf) return ig_error_set(p->err, IG_ENOMEM, "out of memory parsing config.pbtxt");
+        char *buf = p->scratch;
         size_t n = 0;
         do {
             long r = decode_string(p, buf + n);
@@ -188,7 +187,8 @@ static int lex(pctx *p, tok *t)
             n += (size_t)r;
             skip_space(p);
         } while (p->p < p->end && (*p->p == '"' || *p->p == '\''));
-        buf[n] = 0;
+        buf = ig_arena_strndup(p->a, buf, n);
+        if (!buf) return ig_error_set(p->err, IG_ENOMEM, "out of memory parsing config.pbtxt");
         t->kind = T_STR;
         t->s = buf;
         t->len = n;
@@ -1199,8 +1199,11 @@ int ig_config_parse(const char *text, size_t len, ig_arena *arena, ig_model_conf
     cfg->instance_count = 1;
     if (len > INT32_MAX) return ig_error_set(err, IG_EINVAL, "config.pbtxt is too large");
     pctx p = {.p = text, .end = text + len, .line = 1, .a = arena, .err = err};
+    p.scratch = malloc(len + 1);
+    if (!p.scratch) return ig_error_set(err, IG_ENOMEM, "out of memory parsing config.pbtxt");
     pnode *root = NULL;
     int rc = parse_fields(&p, 0, 0, &root);
+    free(p.scratch);
     if (rc) return rc;
     wctx w = {.a = arena, .err = err};
     return walk_config(&w, root, cfg);

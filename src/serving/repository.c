@@ -104,27 +104,34 @@ static int read_config(const char *path, ig_arena *a, ig_model_config *cfg, ig_e
         return ig_error_set(err, IG_EINVAL, "%s is %lld bytes, above the %u byte limit", path,
                             (long long)st.st_size, IG_REPO_MAX_CONFIG_BYTES);
     }
-    /* Read up to one byte past the limit so a file that grew since fstat is still caught. */
-    char *buf = ig_arena_alloc(a, IG_REPO_MAX_CONFIG_BYTES + 1, 1);
+    /* Read one byte past the size seen so a file that grew since fstat is still caught. */
+    size_t cap = (size_t)st.st_size + 1;
+    char *buf = malloc(cap);
     if (!buf) {
         close(fd);
         return ig_error_set(err, IG_ENOMEM, "out of memory reading %s", path);
     }
     size_t len = 0;
-    while (len <= IG_REPO_MAX_CONFIG_BYTES) {
-        ssize_t r = read(fd, buf + len, IG_REPO_MAX_CONFIG_BYTES + 1 - len);
+    while (len < cap) {
+        ssize_t r = read(fd, buf + len, cap - len);
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) {
             close(fd);
+            free(buf);
             return ig_error_set(err, IG_EIO, "cannot read %s: %s", path, strerror(errno));
         }
         if (r == 0) break;
         len += (size_t)r;
     }
     close(fd);
-    if (len > IG_REPO_MAX_CONFIG_BYTES)
-        return ig_error_set(err, IG_EINVAL, "%s is above the %u byte limit", path, IG_REPO_MAX_CONFIG_BYTES);
-    return ig_config_parse(buf, len, a, cfg, err);
+    if (len > (size_t)st.st_size) {
+        free(buf);
+        return ig_error_set(err, IG_EIO, "%s changed while it was read", path);
+    }
+    /* The parsed config copies what it keeps into the arena, so the text can go. */
+    int rc = ig_config_parse(buf, len, a, cfg, err);
+    free(buf);
+    return rc;
 }
 
 /* The model file of a version folder, or NULL when it has none. */
