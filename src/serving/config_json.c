@@ -9,19 +9,22 @@
 #include "serving/config.h"
 
 static const char *const api_names[] = {
-    [IG_CFG_TYPE_BOOL] = "BOOL",   [IG_CFG_TYPE_UINT8] = "UINT8",   [IG_CFG_TYPE_UINT16] = "UINT16",
+    [IG_CFG_TYPE_BOOL] = "BOOL",     [IG_CFG_TYPE_UINT8] = "UINT8",   [IG_CFG_TYPE_UINT16] = "UINT16",
     [IG_CFG_TYPE_UINT32] = "UINT32", [IG_CFG_TYPE_UINT64] = "UINT64", [IG_CFG_TYPE_INT8] = "INT8",
-    [IG_CFG_TYPE_INT16] = "INT16", [IG_CFG_TYPE_INT32] = "INT32",   [IG_CFG_TYPE_INT64] = "INT64",
-    [IG_CFG_TYPE_FP16] = "FP16",   [IG_CFG_TYPE_FP32] = "FP32",     [IG_CFG_TYPE_FP64] = "FP64",
-    [IG_CFG_TYPE_STRING] = "BYTES", [IG_CFG_TYPE_BF16] = "BF16",
+    [IG_CFG_TYPE_INT16] = "INT16",   [IG_CFG_TYPE_INT32] = "INT32",   [IG_CFG_TYPE_INT64] = "INT64",
+    [IG_CFG_TYPE_FP16] = "FP16",     [IG_CFG_TYPE_FP32] = "FP32",     [IG_CFG_TYPE_FP64] = "FP64",
+    [IG_CFG_TYPE_STRING] = "BYTES",  [IG_CFG_TYPE_BF16] = "BF16",
 };
 
 static const char *const enum_names[] = {
-    [IG_CFG_TYPE_INVALID] = "TYPE_INVALID", [IG_CFG_TYPE_BOOL] = "TYPE_BOOL",     [IG_CFG_TYPE_UINT8] = "TYPE_UINT8",
-    [IG_CFG_TYPE_UINT16] = "TYPE_UINT16",   [IG_CFG_TYPE_UINT32] = "TYPE_UINT32", [IG_CFG_TYPE_UINT64] = "TYPE_UINT64",
-    [IG_CFG_TYPE_INT8] = "TYPE_INT8",       [IG_CFG_TYPE_INT16] = "TYPE_INT16",   [IG_CFG_TYPE_INT32] = "TYPE_INT32",
-    [IG_CFG_TYPE_INT64] = "TYPE_INT64",     [IG_CFG_TYPE_FP16] = "TYPE_FP16",     [IG_CFG_TYPE_FP32] = "TYPE_FP32",
-    [IG_CFG_TYPE_FP64] = "TYPE_FP64",       [IG_CFG_TYPE_STRING] = "TYPE_STRING", [IG_CFG_TYPE_BF16] = "TYPE_BF16",
+    [IG_CFG_TYPE_INVALID] = "TYPE_INVALID", [IG_CFG_TYPE_BOOL] = "TYPE_BOOL",
+    [IG_CFG_TYPE_UINT8] = "TYPE_UINT8",     [IG_CFG_TYPE_UINT16] = "TYPE_UINT16",
+    [IG_CFG_TYPE_UINT32] = "TYPE_UINT32",   [IG_CFG_TYPE_UINT64] = "TYPE_UINT64",
+    [IG_CFG_TYPE_INT8] = "TYPE_INT8",       [IG_CFG_TYPE_INT16] = "TYPE_INT16",
+    [IG_CFG_TYPE_INT32] = "TYPE_INT32",     [IG_CFG_TYPE_INT64] = "TYPE_INT64",
+    [IG_CFG_TYPE_FP16] = "TYPE_FP16",       [IG_CFG_TYPE_FP32] = "TYPE_FP32",
+    [IG_CFG_TYPE_FP64] = "TYPE_FP64",       [IG_CFG_TYPE_STRING] = "TYPE_STRING",
+    [IG_CFG_TYPE_BF16] = "TYPE_BF16",
 };
 
 const char *ig_cfg_dtype_api_name(ig_cfg_dtype t)
@@ -34,10 +37,12 @@ static const struct {
     ig_cfg_dtype cfg;
     ig_dtype eng;
 } dtype_map[] = {
-    {IG_CFG_TYPE_BOOL, IG_DT_BOOL},     {IG_CFG_TYPE_UINT8, IG_DT_UINT8},   {IG_CFG_TYPE_UINT16, IG_DT_UINT16},
-    {IG_CFG_TYPE_UINT32, IG_DT_UINT32}, {IG_CFG_TYPE_UINT64, IG_DT_UINT64}, {IG_CFG_TYPE_INT8, IG_DT_INT8},
-    {IG_CFG_TYPE_INT16, IG_DT_INT16},   {IG_CFG_TYPE_INT32, IG_DT_INT32},   {IG_CFG_TYPE_INT64, IG_DT_INT64},
-    {IG_CFG_TYPE_FP16, IG_DT_FLOAT16},  {IG_CFG_TYPE_FP32, IG_DT_FLOAT},    {IG_CFG_TYPE_FP64, IG_DT_DOUBLE},
+    {IG_CFG_TYPE_BOOL, IG_DT_BOOL},     {IG_CFG_TYPE_UINT8, IG_DT_UINT8},
+    {IG_CFG_TYPE_UINT16, IG_DT_UINT16}, {IG_CFG_TYPE_UINT32, IG_DT_UINT32},
+    {IG_CFG_TYPE_UINT64, IG_DT_UINT64}, {IG_CFG_TYPE_INT8, IG_DT_INT8},
+    {IG_CFG_TYPE_INT16, IG_DT_INT16},   {IG_CFG_TYPE_INT32, IG_DT_INT32},
+    {IG_CFG_TYPE_INT64, IG_DT_INT64},   {IG_CFG_TYPE_FP16, IG_DT_FLOAT16},
+    {IG_CFG_TYPE_FP32, IG_DT_FLOAT},    {IG_CFG_TYPE_FP64, IG_DT_DOUBLE},
     {IG_CFG_TYPE_STRING, IG_DT_STRING}, {IG_CFG_TYPE_BF16, IG_DT_BFLOAT16},
 };
 
@@ -154,8 +159,8 @@ static void jtensor(jbuf *b, const ig_cfg_tensor *t, bool input)
 
 static void jqueue(jbuf *b, const ig_queue_policy *q)
 {
-    jf(b, "{\"timeout_action\":\"%s\",\"default_timeout_microseconds\":%" PRIu64, q->timeout_delay ? "DELAY" : "REJECT",
-       q->default_timeout_us);
+    jf(b, "{\"timeout_action\":\"%s\",\"default_timeout_microseconds\":%" PRIu64,
+       q->timeout_delay ? "DELAY" : "REJECT", q->default_timeout_us);
     jf(b, ",\"allow_timeout_override\":%s,\"max_queue_size\":%" PRIu32 "}", tf(q->allow_timeout_override),
        q->max_queue_size);
 }
@@ -191,13 +196,14 @@ char *ig_config_to_json(const ig_model_config *c)
     }
     JL(&b, "],\"batch_input\":[],\"batch_output\":[]");
     JL(&b, ",\"optimization\":{\"priority\":\"PRIORITY_DEFAULT\",\"input_pinned_memory\":{\"enable\":true},"
-             "\"output_pinned_memory\":{\"enable\":true},\"gather_kernel_buffer_threshold\":0,\"eager_batching\":false}");
+           "\"output_pinned_memory\":{\"enable\":true},\"gather_kernel_buffer_threshold\":0,\"eager_"
+           "batching\":false}");
     if (c->dynamic_batching) {
         JL(&b, ",\"dynamic_batching\":{\"preferred_batch_size\":[");
         for (int i = 0; i < c->n_preferred_batch_sizes; i++)
             jf(&b, "%s%" PRId32, i ? "," : "", c->preferred_batch_sizes[i]);
-        jf(&b, "],\"max_queue_delay_microseconds\":%" PRIu64 ",\"preserve_ordering\":%s", c->max_queue_delay_us,
-           tf(c->preserve_ordering));
+        jf(&b, "],\"max_queue_delay_microseconds\":%" PRIu64 ",\"preserve_ordering\":%s",
+           c->max_queue_delay_us, tf(c->preserve_ordering));
         jf(&b, ",\"priority_levels\":%" PRIu32 ",\"default_priority_level\":%" PRIu32, c->priority_levels,
            c->default_priority_level);
         JL(&b, ",\"default_queue_policy\":");
@@ -212,8 +218,10 @@ char *ig_config_to_json(const ig_model_config *c)
     }
     jf(&b, ",\"instance_group\":[{\"name\":");
     jstr(&b, c->name);
-    jf(&b, ",\"kind\":\"KIND_CPU\",\"count\":%d,\"gpus\":[],\"secondary_devices\":[],\"profile\":[],\"passive\":false,"
-           "\"host_policy\":\"\"}]",
+    jf(&b,
+       ",\"kind\":\"KIND_CPU\",\"count\":%d,\"gpus\":[],\"secondary_devices\":[],\"profile\":[],\"passive\":"
+       "false,"
+       "\"host_policy\":\"\"}]",
        c->instance_count);
     JL(&b, ",\"default_model_filename\":");
     jstr(&b, c->default_model_filename ? c->default_model_filename : "model.onnx");
@@ -235,7 +243,8 @@ char *ig_config_to_json(const ig_model_config *c)
             const struct ig_cfg_warmup_input *in = &w->inputs[j];
             if (j) JL(&b, ",");
             jkey(&b, in->name);
-            jf(&b, "{\"data_type\":\"%s\",\"dims\":", enum_names[in->data_type <= IG_CFG_TYPE_BF16 ? in->data_type : 0]);
+            jf(&b, "{\"data_type\":\"%s\",\"dims\":",
+               enum_names[in->data_type <= IG_CFG_TYPE_BF16 ? in->data_type : 0]);
             jdims(&b, in->dims, in->n_dims);
             jf(&b, ",\"%s\":true}", in->random_data ? "random_data" : "zero_data");
         }

@@ -9,7 +9,7 @@
 
 #include "serving/config.h"
 
-#define MAX_DEPTH 32          /* ModelConfig nests ~5 deep; bounds recursion on hostile input */
+#define MAX_DEPTH 32             /* ModelConfig nests ~5 deep; bounds recursion on hostile input */
 #define MAX_PRIORITY_LEVELS 1024 /* per-level queues are allocated; Triton configs use a handful */
 
 /* ---- tokens ---- */
@@ -108,17 +108,39 @@ static long decode_string(pctx *p, char *o)
         c = *p->p++;
         unsigned v = 0;
         switch (c) {
-        case 'n': o[n++] = '\n'; break;
-        case 't': o[n++] = '\t'; break;
-        case 'r': o[n++] = '\r'; break;
-        case 'a': o[n++] = '\a'; break;
-        case 'b': o[n++] = '\b'; break;
-        case 'f': o[n++] = '\f'; break;
-        case 'v': o[n++] = '\v'; break;
-        case '?': o[n++] = '?'; break;
-        case '\\': o[n++] = '\\'; break;
-        case '\'': o[n++] = '\''; break;
-        case '"': o[n++] = '"'; break;
+        case 'n':
+            o[n++] = '\n';
+            break;
+        case 't':
+            o[n++] = '\t';
+            break;
+        case 'r':
+            o[n++] = '\r';
+            break;
+        case 'a':
+            o[n++] = '\a';
+            break;
+        case 'b':
+            o[n++] = '\b';
+            break;
+        case 'f':
+            o[n++] = '\f';
+            break;
+        case 'v':
+            o[n++] = '\v';
+            break;
+        case '?':
+            o[n++] = '?';
+            break;
+        case '\\':
+            o[n++] = '\\';
+            break;
+        case '\'':
+            o[n++] = '\'';
+            break;
+        case '"':
+            o[n++] = '"';
+            break;
         case 'x':
         case 'X': {
             int k = 0, h;
@@ -468,10 +490,12 @@ static int get_int_range(wctx *w, const pnode *n, bool is_u64, int64_t lo, int64
     }
     int64_t v;
     if (neg) {
-        if (mag > (uint64_t)INT64_MAX + 1) return werr(w, n, "integer '%s' for field '%s' is out of range", b, n->name);
+        if (mag > (uint64_t)INT64_MAX + 1)
+            return werr(w, n, "integer '%s' for field '%s' is out of range", b, n->name);
         v = mag == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)mag;
     } else {
-        if (mag > (uint64_t)INT64_MAX) return werr(w, n, "integer '%s' for field '%s' is out of range", b, n->name);
+        if (mag > (uint64_t)INT64_MAX)
+            return werr(w, n, "integer '%s' for field '%s' is out of range", b, n->name);
         v = (int64_t)mag;
     }
     if (v < lo || v > hi) return werr(w, n, "integer '%s' for field '%s' is out of range", b, n->name);
@@ -554,9 +578,9 @@ static int get_enum(wctx *w, const pnode *n, const enumval *vals, int nvals, int
 }
 
 static const enumval dtype_vals[] = {
-    {"TYPE_INVALID", 0}, {"TYPE_BOOL", 1},   {"TYPE_UINT8", 2},  {"TYPE_UINT16", 3}, {"TYPE_UINT32", 4},
-    {"TYPE_UINT64", 5},  {"TYPE_INT8", 6},   {"TYPE_INT16", 7},  {"TYPE_INT32", 8},  {"TYPE_INT64", 9},
-    {"TYPE_FP16", 10},   {"TYPE_FP32", 11},  {"TYPE_FP64", 12},  {"TYPE_STRING", 13}, {"TYPE_BF16", 14},
+    {"TYPE_INVALID", 0}, {"TYPE_BOOL", 1},  {"TYPE_UINT8", 2}, {"TYPE_UINT16", 3},  {"TYPE_UINT32", 4},
+    {"TYPE_UINT64", 5},  {"TYPE_INT8", 6},  {"TYPE_INT16", 7}, {"TYPE_INT32", 8},   {"TYPE_INT64", 9},
+    {"TYPE_FP16", 10},   {"TYPE_FP32", 11}, {"TYPE_FP64", 12}, {"TYPE_STRING", 13}, {"TYPE_BF16", 14},
 };
 
 static int get_dtype(wctx *w, const pnode *n, ig_cfg_dtype *out)
@@ -579,7 +603,8 @@ typedef struct fdef {
 } fdef;
 
 /* Finds n's field in defs, enforcing kind, repetition and "set at most once". Returns the index. */
-static int field_index(wctx *w, const fdef *defs, int ndefs, const char *where, const pnode *n, uint64_t *seen)
+static int field_index(wctx *w, const fdef *defs, int ndefs, const char *where, const pnode *n,
+                       uint64_t *seen)
 {
     for (int i = 0; i < ndefs; i++) {
         if (strcmp(defs[i].name, n->name)) continue;
@@ -592,7 +617,8 @@ static int field_index(wctx *w, const fdef *defs, int ndefs, const char *where, 
         if (!(defs[i].flags & F_MSG) && n->is_msg)
             return werr(w, n, "field '%s' takes a value, not a message", n->name, NULL);
         if (!(defs[i].flags & F_REP)) {
-            if (n->in_list) return werr(w, n, "field '%s' is not repeated and cannot take a [list]", n->name, NULL);
+            if (n->in_list)
+                return werr(w, n, "field '%s' is not repeated and cannot take a [list]", n->name, NULL);
             if (*seen & (1ull << i)) return werr(w, n, "field '%s' is set more than once", n->name, NULL);
         }
         *seen |= 1ull << i;
@@ -626,8 +652,8 @@ static int reject_true(wctx *w, const pnode *n, const char *why)
     int rc = get_bool(w, n, &b);
     if (rc) return rc;
     if (b)
-        return ig_error_set(w->err, IG_EUNSUPPORTED, "config.pbtxt:%d: '%s: true' is not supported: %s", n->line,
-                            n->name, why);
+        return ig_error_set(w->err, IG_EUNSUPPORTED, "config.pbtxt:%d: '%s: true' is not supported: %s",
+                            n->line, n->name, why);
     return 0;
 }
 
@@ -658,8 +684,12 @@ static int walk_tensor(wctx *w, const pnode *m, ig_cfg_tensor *t, bool is_input)
                                    {"allow_ragged_batch", 0},
                                    {"optional", 0},
                                    {"is_non_linear_format_io", 0}};
-    static const fdef out_defs[] = {{"name", 0},           {"data_type", 0},       {"dims", F_REP},
-                                    {"reshape", F_MSG},    {"label_filename", 0},  {"is_shape_tensor", 0},
+    static const fdef out_defs[] = {{"name", 0},
+                                    {"data_type", 0},
+                                    {"dims", F_REP},
+                                    {"reshape", F_MSG},
+                                    {"label_filename", 0},
+                                    {"is_shape_tensor", 0},
                                     {"is_non_linear_format_io", 0}};
     static const enumval formats[] = {{"FORMAT_NONE", 0}, {"FORMAT_NHWC", 1}, {"FORMAT_NCHW", 2}};
     const fdef *defs = is_input ? in_defs : out_defs;
@@ -769,22 +799,24 @@ static int walk_instance_group(wctx *w, const pnode *m, int *count)
         case 1:
             if ((rc = get_enum(w, n, kinds, NDEFS(kinds), &kind))) return rc;
             if (kind == 1)
-                return ig_error_set(w->err, IG_EUNSUPPORTED,
-                                    "config.pbtxt:%d: instance_group kind KIND_GPU is not supported: infergate runs "
-                                    "on CPUs (use KIND_CPU)",
-                                    n->line);
+                return ig_error_set(
+                    w->err, IG_EUNSUPPORTED,
+                    "config.pbtxt:%d: instance_group kind KIND_GPU is not supported: infergate runs "
+                    "on CPUs (use KIND_CPU)",
+                    n->line);
             if (kind == 3)
-                return ig_error_set(w->err, IG_EUNSUPPORTED,
-                                    "config.pbtxt:%d: instance_group kind KIND_MODEL is not supported (use KIND_CPU)",
-                                    n->line);
+                return ig_error_set(
+                    w->err, IG_EUNSUPPORTED,
+                    "config.pbtxt:%d: instance_group kind KIND_MODEL is not supported (use KIND_CPU)",
+                    n->line);
             break;
         case 2:
             if ((rc = get_i64(w, n, 1, 1024, &cnt))) return rc;
             break;
         case 3:
-            return ig_error_set(w->err, IG_EUNSUPPORTED,
-                                "config.pbtxt:%d: instance_group 'gpus' is not supported: infergate runs on CPUs",
-                                n->line);
+            return ig_error_set(
+                w->err, IG_EUNSUPPORTED,
+                "config.pbtxt:%d: instance_group 'gpus' is not supported: infergate runs on CPUs", n->line);
         case 7:
             if ((rc = reject_true(w, n, "passive instances are not implemented"))) return rc;
             break;
@@ -877,11 +909,11 @@ static int walk_dynamic_batching(wctx *w, const pnode *m, ig_model_config *c)
         }
     }
     if (rc) return rc;
-    if (default_level_node && (c->priority_levels ? c->default_priority_level > c->priority_levels ||
-                                                        c->default_priority_level == 0
-                                                  : c->default_priority_level != 0))
-        return werr(w, default_level_node, "default_priority_level must be between 1 and priority_levels", NULL,
-                    NULL);
+    if (default_level_node &&
+        (c->priority_levels ? c->default_priority_level > c->priority_levels || c->default_priority_level == 0
+                            : c->default_priority_level != 0))
+        return werr(w, default_level_node, "default_priority_level must be between 1 and priority_levels",
+                    NULL, NULL);
     if (c->priority_levels && !c->default_priority_level) c->default_priority_level = 1;
     /* The map's values default to default_queue_policy, which may come after the entries. */
     if (!count_named(m->child, "priority_queue_policy")) return 0;
@@ -905,7 +937,8 @@ static int walk_dynamic_batching(wctx *w, const pnode *m, ig_model_config *c)
         }
         if (!keyn) return werr(w, n, "priority_queue_policy entry without a key", NULL, NULL);
         if (key < 1 || key > c->priority_levels)
-            return werr(w, keyn, "priority_queue_policy key must be between 1 and priority_levels", NULL, NULL);
+            return werr(w, keyn, "priority_queue_policy key must be between 1 and priority_levels", NULL,
+                        NULL);
         if (set[key]) return werr(w, keyn, "priority_queue_policy has this key more than once", NULL, NULL);
         set[key] = true;
         if (val && (rc = walk_queue_policy(w, val, &c->priority_queue_policy[key]))) return rc;
@@ -915,11 +948,8 @@ static int walk_dynamic_batching(wctx *w, const pnode *m, ig_model_config *c)
 
 static int walk_warmup_input(wctx *w, const pnode *m, struct ig_cfg_warmup_input *in)
 {
-    static const fdef defs[] = {{"data_type", 0},
-                                {"dims", F_REP},
-                                {"zero_data", 0},
-                                {"random_data", 0},
-                                {"input_data_file", 0}};
+    static const fdef defs[] = {
+        {"data_type", 0}, {"dims", F_REP}, {"zero_data", 0}, {"random_data", 0}, {"input_data_file", 0}};
     uint64_t seen = 0;
     int rc = 0, which = 0;
     bool b;
@@ -927,7 +957,8 @@ static int walk_warmup_input(wctx *w, const pnode *m, struct ig_cfg_warmup_input
         int k = field_index(w, defs, NDEFS(defs), "model_warmup input", n, &seen);
         if (k < 0) return k;
         if (k >= 2 && which)
-            return werr(w, n, "a warmup input takes one of zero_data, random_data or input_data_file", NULL, NULL);
+            return werr(w, n, "a warmup input takes one of zero_data, random_data or input_data_file", NULL,
+                        NULL);
         switch (k) {
         case 0:
             rc = get_dtype(w, n, &in->data_type);

@@ -211,14 +211,16 @@ int ig_repo_read_model(const char *repo, const char *name, ig_arena *a, ig_repo_
     out->versions = vers;
 
     const ig_model_config *c = &out->config;
-    out->selected = ig_arena_array(a, out->n_versions ? (size_t)out->n_versions : 1, sizeof(ig_repo_version), 8);
+    out->selected =
+        ig_arena_array(a, out->n_versions ? (size_t)out->n_versions : 1, sizeof(ig_repo_version), 8);
     if (!out->selected) return ig_error_set(err, IG_ENOMEM, "out of memory");
     for (int i = 0; i < out->n_versions; i++) {
         bool take = false;
         if (c->version_policy == IG_VERSION_ALL) {
             take = true;
         } else if (c->version_policy == IG_VERSION_SPECIFIC) {
-            for (int k = 0; k < c->n_specific_versions && !take; k++) take = c->specific_versions[k] == vers[i];
+            for (int k = 0; k < c->n_specific_versions && !take; k++)
+                take = c->specific_versions[k] == vers[i];
         } else {
             take = out->n_versions - i <= (int64_t)c->latest_num_versions;
         }

@@ -22,8 +22,8 @@ typedef struct ig_repo_version {
 
 typedef struct ig_repo_model {
     const char *name;
-    const char *dir;      /* <repo>/<model> */
-    bool has_config;      /* config.pbtxt exists */
+    const char *dir;        /* <repo>/<model> */
+    bool has_config;        /* config.pbtxt exists */
     ig_model_config config; /* parsed, not completed; defaults when there is no config.pbtxt */
     int n_versions;
     int64_t *versions; /* every valid version folder that holds the model file, ascending */

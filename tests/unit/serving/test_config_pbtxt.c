@@ -22,8 +22,8 @@ static void expect_error(const char *text, const char *want, int line)
     ig_test_checks++;
     if (rc >= 0 || !strstr(err.msg, want)) {
         ig_test_failures++;
-        fprintf(stderr, "%s:%d: expected error containing \"%s\", got rc=%d \"%s\" for:\n%s\n", __FILE__, line, want,
-                rc, err.msg, text);
+        fprintf(stderr, "%s:%d: expected error containing \"%s\", got rc=%d \"%s\" for:\n%s\n", __FILE__,
+                line, want, rc, err.msg, text);
     }
 }
 #define EXPECT_ERROR(text, want) expect_error(text, want, __LINE__)
@@ -46,43 +46,44 @@ static void test_defaults(void)
 /* The example from Triton's model_configuration.md, plus batching and warmup blocks. */
 static void test_triton_example(void)
 {
-    const char *text = "name: \"mymodel\"\n"
-                       "platform: \"onnxruntime_onnx\"\n"
-                       "max_batch_size: 8\n"
-                       "input [\n"
-                       "  {\n"
-                       "    name: \"INPUT0\"\n"
-                       "    data_type: TYPE_FP32\n"
-                       "    dims: [ 16 ]\n"
-                       "  },\n"
-                       "  {\n"
-                       "    name: \"INPUT1\"\n"
-                       "    data_type: TYPE_FP32\n"
-                       "    dims: [ 16 ]\n"
-                       "  }\n"
-                       "]\n"
-                       "output [\n"
-                       "  {\n"
-                       "    name: \"OUTPUT0\"\n"
-                       "    data_type: TYPE_FP32\n"
-                       "    dims: [ 16 ]\n"
-                       "    label_filename: \"labels.txt\"\n"
-                       "  }\n"
-                       "]\n"
-                       "instance_group [ { count: 2 kind: KIND_CPU }, { count: 3, kind: KIND_AUTO } ]\n"
-                       "dynamic_batching {\n"
-                       "  preferred_batch_size: [ 4, 8 ]\n"
-                       "  max_queue_delay_microseconds: 100\n"
-                       "  preserve_ordering: true\n"
-                       "}\n"
-                       "model_warmup [{ name: \"w\" batch_size: 1 inputs { key: \"INPUT0\" value { data_type: "
-                       "TYPE_FP32 dims: [16] zero_data: true } } inputs { key: \"INPUT1\" value: { data_type: "
-                       "TYPE_FP32 dims: 16 random_data: true } } count: 3 }]\n"
-                       "response_cache { enable: True }\n"
-                       "parameters { key: \"intra_op_thread_count\" value: { string_value: \"2\" } }\n"
-                       "parameters [ { key: \"k2\", value { string_value: 'v2' } } ]\n"
-                       "default_model_filename: \"m.onnx\"\n"
-                       "model_transaction_policy { decoupled: false }\n";
+    const char *text =
+        "name: \"mymodel\"\n"
+        "platform: \"onnxruntime_onnx\"\n"
+        "max_batch_size: 8\n"
+        "input [\n"
+        "  {\n"
+        "    name: \"INPUT0\"\n"
+        "    data_type: TYPE_FP32\n"
+        "    dims: [ 16 ]\n"
+        "  },\n"
+        "  {\n"
+        "    name: \"INPUT1\"\n"
+        "    data_type: TYPE_FP32\n"
+        "    dims: [ 16 ]\n"
+        "  }\n"
+        "]\n"
+        "output [\n"
+        "  {\n"
+        "    name: \"OUTPUT0\"\n"
+        "    data_type: TYPE_FP32\n"
+        "    dims: [ 16 ]\n"
+        "    label_filename: \"labels.txt\"\n"
+        "  }\n"
+        "]\n"
+        "instance_group [ { count: 2 kind: KIND_CPU }, { count: 3, kind: KIND_AUTO } ]\n"
+        "dynamic_batching {\n"
+        "  preferred_batch_size: [ 4, 8 ]\n"
+        "  max_queue_delay_microseconds: 100\n"
+        "  preserve_ordering: true\n"
+        "}\n"
+        "model_warmup [{ name: \"w\" batch_size: 1 inputs { key: \"INPUT0\" value { data_type: "
+        "TYPE_FP32 dims: [16] zero_data: true } } inputs { key: \"INPUT1\" value: { data_type: "
+        "TYPE_FP32 dims: 16 random_data: true } } count: 3 }]\n"
+        "response_cache { enable: True }\n"
+        "parameters { key: \"intra_op_thread_count\" value: { string_value: \"2\" } }\n"
+        "parameters [ { key: \"k2\", value { string_value: 'v2' } } ]\n"
+        "default_model_filename: \"m.onnx\"\n"
+        "model_transaction_policy { decoupled: false }\n";
     ig_model_config c;
     ig_error err;
     CHECK_EQ_INT(parse(text, &c, &err), 0);
@@ -124,7 +125,8 @@ static void test_grammar(void)
     ig_model_config c;
     ig_error err;
     /* `< >` delimiters, `name: {`, `;` separators, mixed repetition, hex/octal, enum numbers. */
-    CHECK_EQ_INT(parse("input: < name: 'a'; data_type: 11; dims: 0x10 dims: [010, -1]; dims: [] >", &c, &err), 0);
+    CHECK_EQ_INT(parse("input: < name: 'a'; data_type: 11; dims: 0x10 dims: [010, -1]; dims: [] >", &c, &err),
+                 0);
     CHECK_EQ_INT(c.inputs[0].data_type, IG_CFG_TYPE_FP32);
     CHECK_EQ_INT(c.inputs[0].n_dims, 3);
     CHECK_EQ_INT(c.inputs[0].dims[0], 16);
@@ -142,13 +144,15 @@ static void test_grammar(void)
         CHECK_EQ_INT(c.response_cache, i < 4);
     }
     /* Comments anywhere, trailing separators, negative with a space. */
-    CHECK_EQ_INT(parse("# head\nmax_batch_size: 4, # tail\ninput { name: \"x\" # c\n dims: - 1 },", &c, &err), 0);
+    CHECK_EQ_INT(parse("# head\nmax_batch_size: 4, # tail\ninput { name: \"x\" # c\n dims: - 1 },", &c, &err),
+                 0);
     CHECK_EQ_INT(c.max_batch_size, 4);
     CHECK_EQ_INT(c.inputs[0].dims[0], -1);
     /* reshape, optional, format ignored. */
-    CHECK_EQ_INT(parse("input { name: \"x\" format: FORMAT_NCHW dims: [1] reshape: { shape: [ ] } optional: true }",
-                       &c, &err),
-                 0);
+    CHECK_EQ_INT(
+        parse("input { name: \"x\" format: FORMAT_NCHW dims: [1] reshape: { shape: [ ] } optional: true }",
+              &c, &err),
+        0);
     CHECK(c.inputs[0].has_reshape);
     CHECK_EQ_INT(c.inputs[0].n_reshape, 0);
     CHECK(c.inputs[0].optional);
@@ -156,7 +160,8 @@ static void test_grammar(void)
     CHECK_EQ_INT(c.outputs[0].n_reshape, 1);
     CHECK_EQ_INT(c.outputs[0].reshape[0], 6);
     /* Unsupported-but-harmless values accepted. */
-    CHECK_EQ_INT(parse("input { name: \"x\" is_shape_tensor: false allow_ragged_batch: false }", &c, &err), 0);
+    CHECK_EQ_INT(parse("input { name: \"x\" is_shape_tensor: false allow_ragged_batch: false }", &c, &err),
+                 0);
 }
 
 static void test_version_policy(void)
@@ -173,7 +178,8 @@ static void test_version_policy(void)
     CHECK_EQ_INT(c.n_specific_versions, 3);
     CHECK_EQ_INT(c.specific_versions[2], 7);
     EXPECT_ERROR("version_policy { all {} latest {} }", "config.pbtxt:1: version_policy takes one of");
-    EXPECT_ERROR("version_policy {\n latest { num_versions: 0 } }", "config.pbtxt:2: num_versions must be at least 1");
+    EXPECT_ERROR("version_policy {\n latest { num_versions: 0 } }",
+                 "config.pbtxt:2: num_versions must be at least 1");
     EXPECT_ERROR("version_policy { all { x: 1 } }", "unknown field 'x' in all");
 }
 
@@ -206,7 +212,8 @@ static void test_dynamic_batching(void)
     CHECK_EQ_INT(parse("dynamic_batching { }", &c, &err), 0);
     CHECK(c.dynamic_batching);
     CHECK(c.priority_queue_policy == NULL);
-    CHECK_EQ_INT(parse("dynamic_batching { max_queue_delay_microseconds: 18446744073709551615 }", &c, &err), 0);
+    CHECK_EQ_INT(parse("dynamic_batching { max_queue_delay_microseconds: 18446744073709551615 }", &c, &err),
+                 0);
     CHECK(c.max_queue_delay_us == UINT64_MAX);
     CHECK_EQ_INT(parse("dynamic_batching { priority_levels: 2 }", &c, &err), 0);
     CHECK_EQ_INT(c.default_priority_level, 1);
@@ -214,9 +221,10 @@ static void test_dynamic_batching(void)
                  "config.pbtxt:3: default_priority_level must be between 1 and priority_levels");
     EXPECT_ERROR("dynamic_batching { priority_levels: 2 priority_queue_policy { key: 3 value {} } }",
                  "priority_queue_policy key must be between 1 and priority_levels");
-    EXPECT_ERROR("dynamic_batching { priority_levels: 2 priority_queue_policy { key: 1 } priority_queue_policy { key: "
-                 "1 } }",
-                 "more than once");
+    EXPECT_ERROR(
+        "dynamic_batching { priority_levels: 2 priority_queue_policy { key: 1 } priority_queue_policy { key: "
+        "1 } }",
+        "more than once");
     EXPECT_ERROR("dynamic_batching { priority_levels: 100000 }", "limit of 1024");
     EXPECT_ERROR("dynamic_batching { preferred_batch_size: 0 }", "out of range");
     EXPECT_ERROR("dynamic_batching { default_queue_policy { timeout_action: LATER } }",
@@ -227,7 +235,8 @@ static void test_dynamic_batching(void)
 
 static void test_errors(void)
 {
-    EXPECT_ERROR("name: \"m\"\ninput {\n  name: \"x\"\n  dimz: [1]\n}", "config.pbtxt:4: unknown field 'dimz' in input");
+    EXPECT_ERROR("name: \"m\"\ninput {\n  name: \"x\"\n  dimz: [1]\n}",
+                 "config.pbtxt:4: unknown field 'dimz' in input");
     EXPECT_ERROR("\n\nfoo: 1", "config.pbtxt:3: unknown field 'foo' in model config");
     EXPECT_ERROR("name \"m\"", "config.pbtxt:1: missing ':' after field 'name'");
     EXPECT_ERROR("dims [1]", "missing ':' after field 'dims'");
@@ -246,12 +255,14 @@ static void test_errors(void)
     EXPECT_ERROR("max_batch_size: 99999999999999999999999", "out of range");
     EXPECT_ERROR("max_batch_size: 0x", "takes an integer");
     EXPECT_ERROR("max_batch_size: 09", "takes an integer");
-    EXPECT_ERROR("max_batch_size: 1\nmax_batch_size: 2", "config.pbtxt:2: field 'max_batch_size' is set more than once");
+    EXPECT_ERROR("max_batch_size: 1\nmax_batch_size: 2",
+                 "config.pbtxt:2: field 'max_batch_size' is set more than once");
     EXPECT_ERROR("max_batch_size: [1]", "not repeated");
     EXPECT_ERROR("max_batch_size { }", "takes a value, not a message");
     EXPECT_ERROR("input: 3", "takes a message");
     EXPECT_ERROR("response_cache { enable: yes }", "takes true or false, found 'yes'");
-    EXPECT_ERROR("input { name: \"x\" data_type: TYPE_FLOAT }", "unknown value 'TYPE_FLOAT' for field 'data_type'");
+    EXPECT_ERROR("input { name: \"x\" data_type: TYPE_FLOAT }",
+                 "unknown value 'TYPE_FLOAT' for field 'data_type'");
     EXPECT_ERROR("input { name: \"x\" data_type: 99 }", "unknown value '99'");
     EXPECT_ERROR("input { name: \"x\" data_type: TYPE_INVALID }", "cannot be TYPE_INVALID");
     EXPECT_ERROR("input { data_type: TYPE_FP32 }", "input without a name");
@@ -261,33 +272,41 @@ static void test_errors(void)
     EXPECT_ERROR("input { name: \"x\" dims: [1,1,1,1,1,1,1,1,1] }", "too many dims");
     EXPECT_ERROR("input { name: \"x\" dims: [1 2] }", "expected ',' or ']'");
     EXPECT_ERROR("input { name: \"x\" dims: [1, ] }", "expected a value");
-    EXPECT_ERROR("input {\n name: \"x\"\n is_shape_tensor: true }", "config.pbtxt:3: 'is_shape_tensor: true' is not supported");
+    EXPECT_ERROR("input {\n name: \"x\"\n is_shape_tensor: true }",
+                 "config.pbtxt:3: 'is_shape_tensor: true' is not supported");
     EXPECT_ERROR("output { name: \"y\" optional: true }", "unknown field 'optional' in output");
     EXPECT_ERROR("output { name: \"y\" label_filename: \"../x\" }", "label_filename must be a file name");
     EXPECT_ERROR("instance_group [ { kind: KIND_GPU } ]", "KIND_GPU is not supported");
     EXPECT_ERROR("instance_group [ { kind: KIND_MODEL } ]", "KIND_MODEL is not supported");
     EXPECT_ERROR("instance_group [ { count: 1 gpus: [0] } ]", "'gpus' is not supported");
     EXPECT_ERROR("instance_group [ { count: 0 } ]", "out of range");
-    EXPECT_ERROR("instance_group [ { rate_limiter { priority: 1 } } ]", "field 'rate_limiter' in instance_group is not supported");
+    EXPECT_ERROR("instance_group [ { rate_limiter { priority: 1 } } ]",
+                 "field 'rate_limiter' in instance_group is not supported");
     EXPECT_ERROR("\nsequence_batching { max_sequence_idle_microseconds: 5 }",
                  "config.pbtxt:2: field 'sequence_batching' in model config is not supported");
-    EXPECT_ERROR("ensemble_scheduling { step [ { model_name: \"a\" } ] }", "'ensemble_scheduling' in model config is not supported");
-    EXPECT_ERROR("optimization { execution_accelerators { cpu_execution_accelerator: [ { name: \"openvino\" } ] } }",
-                 "'optimization' in model config is not supported");
+    EXPECT_ERROR("ensemble_scheduling { step [ { model_name: \"a\" } ] }",
+                 "'ensemble_scheduling' in model config is not supported");
+    EXPECT_ERROR(
+        "optimization { execution_accelerators { cpu_execution_accelerator: [ { name: \"openvino\" } ] } }",
+        "'optimization' in model config is not supported");
     EXPECT_ERROR("model_transaction_policy { decoupled: true }", "'decoupled: true' is not supported");
     EXPECT_ERROR("model_warmup [{ name: \"w\" inputs { key: \"a\" value { data_type: TYPE_FP32 dims: [1] "
                  "input_data_file: \"f\" } } }]",
                  "input_data_file is not supported");
-    EXPECT_ERROR("model_warmup [{ name: \"w\" inputs { key: \"a\" value { data_type: TYPE_FP32 dims: [1] } } }]",
-                 "needs zero_data or random_data");
-    EXPECT_ERROR("model_warmup [{ name: \"w\" inputs { key: \"a\" value { dims: [1] zero_data: true random_data: true "
-                 "} } }]",
-                 "takes one of zero_data");
+    EXPECT_ERROR(
+        "model_warmup [{ name: \"w\" inputs { key: \"a\" value { data_type: TYPE_FP32 dims: [1] } } }]",
+        "needs zero_data or random_data");
+    EXPECT_ERROR(
+        "model_warmup [{ name: \"w\" inputs { key: \"a\" value { dims: [1] zero_data: true random_data: true "
+        "} } }]",
+        "takes one of zero_data");
     EXPECT_ERROR("model_warmup [{ batch_size: 1 }]", "model_warmup needs a name");
     EXPECT_ERROR("model_warmup [{ name: \"w\" inputs { value { } } }]", "entry without a key");
     EXPECT_ERROR("parameters { value { string_value: \"v\" } }", "parameters entry without a key");
-    EXPECT_ERROR("parameters { key: \"a\" } parameters { key: \"a\" }", "parameter 'a' is given more than once");
-    EXPECT_ERROR("parameters { key: \"a\" value { int_value: 1 } }", "unknown field 'int_value' in parameters value");
+    EXPECT_ERROR("parameters { key: \"a\" } parameters { key: \"a\" }",
+                 "parameter 'a' is given more than once");
+    EXPECT_ERROR("parameters { key: \"a\" value { int_value: 1 } }",
+                 "unknown field 'int_value' in parameters value");
     EXPECT_ERROR("default_model_filename: \"../m.onnx\"", "default_model_filename must be a file name");
     EXPECT_ERROR("name: \"a\" $", "unexpected character '$'");
     EXPECT_ERROR("{ }", "expected a field name, found '{'");
