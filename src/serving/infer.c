@@ -1,0 +1,147 @@
+/* The shared request path (see infer.h). */
+#include "serving/infer.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* What the completion needs: kept in the request's arena, which travels with the request. */
+typedef struct pending {
+    ig_serving *sv;
+    ig_served *served;
+    ig_infer_done done;
+    void *ctx;
+} pending;
+
+static const ig_cfg_tensor *find_tensor(const ig_cfg_tensor *ts, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(ts[i].name, name)) return &ts[i];
+    return NULL;
+}
+
+static void shape_text(const int64_t *dims, int n, char *buf, size_t len)
+{
+    size_t o = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < n && o < len; i++) o += (size_t)snprintf(buf + o, len - o, i ? ",%lld" : "%lld", (long long)dims[i]);
+    if (o < len) snprintf(buf + o, len - o, "]");
+}
+
+int ig_serving_check_request(const ig_model_config *cfg, const ig_infer_request *req, ig_error *err)
+{
+    int required = 0;
+    for (int i = 0; i < cfg->n_inputs; i++) required += !cfg->inputs[i].optional;
+    int64_t batch = -1;
+    for (int i = 0; i < req->n_inputs; i++) {
+        const ig_infer_tensor *in = &req->inputs[i];
+        for (int j = 0; j < i; j++)
+            if (!strcmp(req->inputs[j].name, in->name))
+                return ig_error_set(err, IG_EINVAL, "input '%s' is given more than once", in->name);
+        const ig_cfg_tensor *ct = find_tensor(cfg->inputs, cfg->n_inputs, in->name);
+        if (!ct) return ig_error_set(err, IG_EINVAL, "unexpected inference input '%s' for model '%s'", in->name, cfg->name);
+        if (ig_cfg_dtype_from_engine(in->t.dtype) != ct->data_type)
+            return ig_error_set(err, IG_EINVAL, "inference input '%s' data-type is '%s', but model '%s' expects '%s'",
+                                in->name, ig_cfg_dtype_api_name(ig_cfg_dtype_from_engine(in->t.dtype)), cfg->name,
+                                ig_cfg_dtype_api_name(ct->data_type));
+        int64_t full[IG_MAX_DIMS + 1];
+        int nfull = 0;
+        if (cfg->max_batch_size > 0) full[nfull++] = -1;
+        for (int k = 0; k < ct->n_dims && nfull <= IG_MAX_DIMS; k++) full[nfull++] = ct->dims[k];
+        bool ok = in->t.ndim == nfull;
+        for (int k = 0; ok && k < nfull; k++) ok = full[k] < 0 || full[k] == in->t.dims[k];
+        if (!ok) {
+            char got[160], want[160];
+            shape_text(in->t.dims, in->t.ndim, got, sizeof(got));
+            shape_text(full, nfull, want, sizeof(want));
+            return ig_error_set(err, IG_EINVAL, "unexpected shape for input '%s' for model '%s'. Expected %s, got %s",
+                                in->name, cfg->name, want, got);
+        }
+        if (cfg->max_batch_size > 0) {
+            int64_t b = in->t.dims[0];
+            if (b < 1 || b > cfg->max_batch_size)
+                return ig_error_set(err, IG_EINVAL,
+                                    "inference request batch-size must be <= %d for '%s', got %lld (input '%s')",
+                                    cfg->max_batch_size, cfg->name, (long long)b, in->name);
+            if (batch >= 0 && b != batch)
+                return ig_error_set(err, IG_EINVAL, "input '%s' has batch size %lld, other inputs %lld", in->name,
+                                    (long long)b, (long long)batch);
+            batch = b;
+        }
+        if (!ct->optional) required--;
+    }
+    if (required > 0)
+        return ig_error_set(err, IG_EINVAL, "expected %d inputs but got %d inputs for model '%s'", cfg->n_inputs,
+                            req->n_inputs, cfg->name);
+    for (int i = 0; i < req->n_outputs; i++)
+        if (!find_tensor(cfg->outputs, cfg->n_outputs, req->outputs[i].name))
+            return ig_error_set(err, IG_EINVAL, "unexpected inference output '%s' for model '%s'", req->outputs[i].name,
+                                cfg->name);
+    return 0;
+}
+
+/* Keeps the requested outputs, in the order asked, with their binary flags. */
+static void select_outputs(const ig_infer_request *req, ig_infer_response *resp)
+{
+    if (resp->status) return;
+    if (req->n_outputs == 0) {
+        for (int i = 0; i < resp->n_outputs; i++) resp->outputs[i].binary = req->binary_output;
+        return;
+    }
+    ig_infer_tensor *picked = ig_arena_array(req->arena, (size_t)req->n_outputs, sizeof(ig_infer_tensor), 8);
+    if (!picked) {
+        resp->status = IG_ENOMEM;
+        snprintf(resp->error, sizeof(resp->error), "out of memory");
+        return;
+    }
+    int n = 0;
+    for (int i = 0; i < req->n_outputs; i++) {
+        for (int j = 0; j < resp->n_outputs; j++) {
+            if (strcmp(resp->outputs[j].name, req->outputs[i].name)) continue;
+            picked[n] = resp->outputs[j];
+            picked[n++].binary = req->outputs[i].binary_set ? req->outputs[i].binary : req->binary_output;
+        }
+    }
+    resp->outputs = picked;
+    resp->n_outputs = n;
+}
+
+static void completed(ig_infer_request *req, ig_infer_response *resp, void *ctx)
+{
+    pending *p = ctx;
+    select_outputs(req, resp);
+    ig_infer_done done = p->done;
+    void *user = p->ctx;
+    ig_mm_release(p->sv->mm, p->served);
+    done(req, resp, user);
+}
+
+static void refuse(ig_infer_request *req, int code, const char *msg, ig_infer_done done, void *ctx)
+{
+    ig_infer_response resp = {.status = code};
+    snprintf(resp.error, sizeof(resp.error), "%s", msg);
+    done(req, &resp, ctx);
+}
+
+void ig_serving_infer(ig_serving *sv, ig_infer_request *req, char *resp_version, ig_infer_done done, void *ctx)
+{
+    ig_error err = {0};
+    ig_served *s = ig_mm_acquire(sv->mm, req->model_name, req->model_version, &err);
+    if (!s) {
+        refuse(req, err.code, err.msg, done, ctx);
+        return;
+    }
+    snprintf(resp_version, 24, "%s", s->version_str);
+    if (ig_serving_check_request(s->cfg, req, &err)) {
+        ig_mm_release(sv->mm, s);
+        refuse(req, err.code, err.msg, done, ctx);
+        return;
+    }
+    pending *p = ig_arena_alloc(req->arena, sizeof(*p), 8);
+    if (!p) {
+        ig_mm_release(sv->mm, s);
+        refuse(req, IG_ENOMEM, "out of memory", done, ctx);
+        return;
+    }
+    *p = (pending){.sv = sv, .served = s, .done = done, .ctx = ctx};
+    /* On refusal the scheduler has already called completed(), which released the version. */
+    ig_sched_submit(s->sched, req, completed, p);
+}
