@@ -6,7 +6,7 @@
 # benchmark's model generator.
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev libonnx-testdata
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev libonnx-testdata libcjson-dev
       python3 python3-numpy python3-onnx python3-torch python3-torchvision)
 bench=0
 if [ "${1:-}" = "--bench" ]; then
