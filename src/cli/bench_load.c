@@ -260,8 +260,10 @@ static void on_readable(worker *w, conn *c)
         c->body_left -= avail;
         c->rlen = 0;
         if (c->body_left == 0) {
+            /* The next request has just been sent, so its response cannot be here yet and its
+             * arrival raises a new edge: skip the recv that would only say EAGAIN. */
             complete(w, c);
-            if (c->state != C_SENDING && c->state != C_RECV) return; /* reconnecting: new fd */
+            return;
         }
     }
 }
