@@ -6,8 +6,8 @@
 # benchmark's model generator. prometheus provides promtool, which the metrics tests parse the exposition with.
 set -euo pipefail
 
-pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev libonnx-testdata
-      python3 python3-numpy python3-onnx python3-torch python3-torchvision libxxhash-dev prometheus)
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev libonnx-testdata libcjson-dev
+      libxxhash-dev python3 python3-numpy python3-onnx python3-torch python3-torchvision prometheus)
 bench=0
 if [ "${1:-}" = "--bench" ]; then
   bench=1
