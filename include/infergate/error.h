@@ -18,7 +18,11 @@
     X(DTYPE, -9, "data type mismatch")                                                                       \
     X(DEFER, -10, "value not known until run time")                                                          \
     X(RUNTIME, -11, "execution failed")                                                                      \
-    X(ACCESS, -12, "path not allowed")
+    X(ACCESS, -12, "path not allowed")                                                                       \
+    X(UNAVAILABLE, -13, "unavailable")                                                                       \
+    X(CANCELED, -14, "canceled")                                                                             \
+    X(TOOBIG, -15, "too large")                                                                              \
+    X(NOMODEL, -16, "unknown model")
 
 enum {
 #define IG__ERR_ENUM(name, value, desc) IG_E##name = value,
