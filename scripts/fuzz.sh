@@ -14,7 +14,11 @@ for src in "$root"/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c)
     corpus=$build/corpus/$name
     mkdir -p "$corpus"
-    if [ "$name" = fuzz_npy ]; then
+    if [ "$name" = fuzz_oip_decode ]; then
+        # Seeds: 2 bytes little-endian JSON length (0xFFFF = the whole body is JSON), then the body.
+        printf '\377\377{"id":"a","inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2.5],[3e-2,-4]]},{"name":"s","shape":[1],"datatype":"BYTES","data":["h\\u00e9"]}],"outputs":[{"name":"o","parameters":{"binary_data":true}}],"parameters":{"binary_data_output":true}}' >"$corpus/seed_json"
+        printf '\133\000{"inputs":[{"name":"b","shape":[3],"datatype":"BOOL","parameters":{"binary_data_size":3}}]}\001\000\001' >"$corpus/seed_bin"
+    elif [ "$name" = fuzz_npy ]; then
         cp "$root"/examples/inputs/*.npy "$corpus/"
     elif [ -d "$testdata" ]; then
         # A handful of small models and tensors, copied rather than committed.

@@ -20,7 +20,9 @@
     X(RUNTIME, -11, "execution failed")                                                                      \
     X(ACCESS, -12, "path not allowed")                                                                       \
     X(UNAVAILABLE, -13, "unavailable")                                                                       \
-    X(CANCELED, -14, "cancelled")
+    X(CANCELED, -14, "cancelled")                                                                            \
+    X(TOOBIG, -15, "too large")                                                                              \
+    X(NOMODEL, -16, "unknown model")
 
 enum {
 #define IG__ERR_ENUM(name, value, desc) IG_E##name = value,

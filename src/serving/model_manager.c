@@ -420,7 +420,7 @@ ig_served *ig_mm_acquire(ig_mm *mm, const char *name, const char *version, ig_er
     live *best = NULL;
     if (!e) {
         pthread_mutex_unlock(&mm->lock);
-        ig_error_set(err, IG_EINVAL, "Request for unknown model: '%s' is not found", name);
+        ig_error_set(err, IG_ENOMODEL, "Request for unknown model: '%s' is not found", name);
         return NULL;
     }
     if (version && version[0]) {

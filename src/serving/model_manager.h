@@ -57,7 +57,7 @@ void ig_mm_free(ig_mm *mm);
 
 /* The version a request for (name, version) runs on, with a reference the caller must release.
  * version NULL or "" = the highest ready version. Errors as Triton words them: an unknown model is
- * IG_EINVAL "Request for unknown model: 'x' is not found"; a model without that ready version is
+ * IG_ENOMODEL "Request for unknown model: 'x' is not found"; a model without that ready version is
  * IG_ENOTFOUND. */
 ig_served *ig_mm_acquire(ig_mm *mm, const char *name, const char *version, ig_error *err);
 void ig_mm_release(ig_mm *mm, ig_served *s);

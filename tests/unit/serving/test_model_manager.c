@@ -120,7 +120,7 @@ int main(void)
 
     /* Unknown model and version, as Triton words them. */
     err = (ig_error){0};
-    CHECK(ig_mm_acquire(mm, "nope", "", &err) == NULL && err.code == IG_EINVAL && strstr(err.msg, "unknown model"));
+    CHECK(ig_mm_acquire(mm, "nope", "", &err) == NULL && err.code == IG_ENOMODEL && strstr(err.msg, "unknown model"));
     err = (ig_error){0};
     CHECK(ig_mm_acquire(mm, "iris", "7", &err) == NULL && err.code == IG_ENOTFOUND);
 
@@ -132,7 +132,7 @@ int main(void)
     res = infer(&sv, "iris", 1, 3);
     CHECK(res.status == IG_EINVAL && strstr(res.error, "unexpected shape"));
     res = infer(&sv, "nope", 1, 4);
-    CHECK(res.status == IG_EINVAL && strstr(res.error, "unknown model"));
+    CHECK(res.status == IG_ENOMODEL && strstr(res.error, "unknown model"));
 
     /* Poll: version 2 appears and takes over; a broken version 3 leaves 2 serving. */
     sh("mkdir -p %s/iris/2 && cp examples/models/iris_mlp/1/model.onnx %s/iris/2/model.onnx");
