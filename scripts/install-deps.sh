@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages infergate's build, tests and benchmarks need; does nothing when
 # all are present. Run as root.   scripts/install-deps.sh [--bench]
-#   --bench  also nodejs/npm (ONNX Runtime for the comparison benchmark)
+#   --bench  also nodejs/npm (ONNX Runtime for the comparison benchmark), wrk and nginx
 # python3-torch and python3-torchvision (large) are needed by the models.torch_exports test and the
 # benchmark's model generator. prometheus provides promtool, which the metrics tests parse the exposition with.
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev libonnx-testdata libcjson-dev
-      libxxhash-dev python3 python3-numpy python3-onnx python3-torch python3-torchvision prometheus)
+      libxxhash-dev libmicrohttpd-dev curl python3 python3-numpy python3-onnx python3-torch python3-torchvision
+      prometheus)
 bench=0
 if [ "${1:-}" = "--bench" ]; then
   bench=1
+  pkgs+=(wrk nginx) # HTTP load generator and the nginx ceiling (bench/, docs/design/http-server.md)
 fi
 
 missing=()
