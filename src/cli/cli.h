@@ -6,6 +6,7 @@
 int ig_cli_inspect(int argc, char **argv);
 int ig_cli_run(int argc, char **argv);
 int ig_cli_perf(int argc, char **argv);
+int ig_cli_serve(int argc, char **argv);
 int ig_cli_bench(int argc, char **argv);
 
 

@@ -14,6 +14,7 @@ static const struct {
     {"inspect", ig_cli_inspect, "show a model's inputs, outputs, opsets, ops and weights"},
     {"run", ig_cli_run, "run a model on input files and write its outputs"},
     {"perf", ig_cli_perf, "measure a model's latency and throughput"},
+    {"serve", ig_cli_serve, "serve a model repository over the Open Inference Protocol (REST)"},
     {"bench", ig_cli_bench, "load-test an inference server over HTTP (like perf_analyzer)"},
 };
 

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* What the completion needs: kept in the request's arena, which travels with the request. */
 typedef struct pending {
@@ -11,6 +12,13 @@ typedef struct pending {
     ig_infer_done done;
     void *ctx;
 } pending;
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
 
 static const ig_cfg_tensor *find_tensor(const ig_cfg_tensor *ts, int n, const char *name)
 {
@@ -131,6 +139,9 @@ void ig_serving_infer(ig_serving *sv, ig_infer_request *req, char *resp_version,
     }
     snprintf(resp_version, 24, "%s", s->version_str);
     if (ig_serving_check_request(s->cfg, req, &err)) {
+        /* A bad request for a known model counts as its failure, as Triton counts it. */
+        atomic_fetch_add(&s->stats.failures[IG_FAIL_OTHER], 1);
+        ig_duration_add(&s->stats.fail, now_ns() - req->t_received_ns);
         ig_mm_release(sv->mm, s);
         refuse(req, err.code, err.msg, done, ctx);
         return;

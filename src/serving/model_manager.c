@@ -488,17 +488,27 @@ static int by_version(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-void ig_mm_foreach(ig_mm *mm, ig_mm_visit f, void *ctx)
+void ig_mm_snapshot(ig_mm *mm, void (*f)(const ig_mm_row *rows, int n, void *ctx), void *ctx)
 {
     pthread_mutex_lock(&mm->lock);
     qsort(mm->models, (size_t)mm->n_models, sizeof(entry), by_name);
-    for (int m = 0; m < mm->n_models; m++) {
+    int n = 0;
+    for (int m = 0; m < mm->n_models; m++) n += mm->models[m].n_slots + 1;
+    ig_mm_row *rows = calloc((size_t)n + 1, sizeof(ig_mm_row));
+    n = 0;
+    for (int m = 0; m < mm->n_models && rows; m++) {
         entry *e = &mm->models[m];
         qsort(e->slots, (size_t)e->n_slots, sizeof(slot), by_version);
-        if (e->failed && e->n_slots == 0) f(e->name, -1, IG_STATE_UNAVAILABLE, e->reason, NULL, ctx);
-        for (int s = 0; s < e->n_slots; s++)
-            f(e->name, e->slots[s].version, e->slots[s].state, e->slots[s].reason,
-              e->slots[s].live ? &e->slots[s].live->s : NULL, ctx);
+        if (e->failed && e->n_slots == 0)
+            rows[n++] = (ig_mm_row){.name = e->name, .version = -1, .state = IG_STATE_UNAVAILABLE, .reason = e->reason};
+        for (int s = 0; s < e->n_slots; s++) {
+            ig_mm_row *r = &rows[n++];
+            *r = (ig_mm_row){.name = e->name, .version = e->slots[s].version, .state = e->slots[s].state,
+                             .reason = e->slots[s].reason, .s = e->slots[s].live ? &e->slots[s].live->s : NULL};
+            snprintf(r->version_str, sizeof(r->version_str), "%lld", (long long)e->slots[s].version);
+        }
     }
+    f(rows, rows ? n : 0, ctx);
     pthread_mutex_unlock(&mm->lock);
+    free(rows);
 }

@@ -72,11 +72,20 @@ void ig_mm_poll(ig_mm *mm);
 /* True when every model the manager knows has at least one ready version and none failed. */
 bool ig_mm_all_ready(ig_mm *mm);
 
-/* Calls f for every (model, version) the manager knows, ready or not, sorted by name then version;
- * s is NULL when the version is not loaded. Holds the manager's lock: f must not call back in. */
-typedef void (*ig_mm_visit)(const char *name, int64_t version, ig_version_state state, const char *reason,
-                            ig_served *s, void *ctx);
-void ig_mm_foreach(ig_mm *mm, ig_mm_visit f, void *ctx);
+/* One (model, version) the manager knows, ready or not. version is -1 for a model that failed as a
+ * whole (no version to show); s is NULL when the version is not loaded. */
+typedef struct ig_mm_row {
+    const char *name;
+    int64_t version;
+    char version_str[24]; /* "" for version -1 */
+    ig_version_state state;
+    const char *reason;
+    ig_served *s;
+} ig_mm_row;
+
+/* Calls f once with every row, sorted by name then version, under the manager's lock so that every
+ * pointer in them (stats included) stays valid during f. f must not call back into the manager. */
+void ig_mm_snapshot(ig_mm *mm, void (*f)(const ig_mm_row *rows, int n, void *ctx), void *ctx);
 
 const char *ig_version_state_name(ig_version_state s);
 

@@ -32,16 +32,17 @@ typedef struct rows {
     row r[32];
 } rows;
 
-static void collect(const char *name, int64_t version, ig_version_state state, const char *reason, ig_served *s,
-                    void *ctx)
+static void collect(const ig_mm_row *in, int n, void *ctx)
 {
     rows *rs = ctx;
-    if (rs->n == 32) return;
-    row *r = &rs->r[rs->n++];
-    snprintf(r->name, sizeof(r->name), "%s", name);
-    r->version = version;
-    r->state = state;
-    snprintf(r->reason, sizeof(r->reason), "%s", reason ? reason : "");
+    rs->n = 0;
+    for (int i = 0; i < n && rs->n < 32; i++) {
+        row *r = &rs->r[rs->n++];
+        snprintf(r->name, sizeof(r->name), "%s", in[i].name);
+        r->version = in[i].version;
+        r->state = in[i].state;
+        snprintf(r->reason, sizeof(r->reason), "%s", in[i].reason ? in[i].reason : "");
+    }
 }
 
 static const row *find_row(const rows *rs, const char *name, long long version)
@@ -110,7 +111,7 @@ int main(void)
     ig_mm_options o = {.repository = repo, .mode = IG_CONTROL_POLL, .poll_secs = 3600, .threads = 1};
     CHECK_EQ_INT(ig_mm_create(&o, &mm, &err), 0);
     rows rs = {0};
-    ig_mm_foreach(mm, collect, &rs);
+    ig_mm_snapshot(mm, collect, &rs);
     const row *r = find_row(&rs, "iris", 1);
     CHECK(r && r->state == IG_STATE_READY);
     r = find_row(&rs, "broken", 1);
@@ -142,7 +143,7 @@ int main(void)
     ig_mm_poll(mm);
     CHECK_EQ_INT(served_version(mm, "iris"), 2);
     rs.n = 0;
-    ig_mm_foreach(mm, collect, &rs);
+    ig_mm_snapshot(mm, collect, &rs);
     r = find_row(&rs, "iris", 3);
     CHECK(r && r->state == IG_STATE_UNAVAILABLE && r->reason[0]);
     /* The broken version is fixed: it loads and serves. */

@@ -1,0 +1,207 @@
+/* infergate serve: the Open Inference Protocol over REST for a Triton-style model repository.
+ * Start-up loads the repository, then the main thread waits for SIGTERM/SIGINT: readiness turns 503,
+ * new inference requests are refused, accepted ones finish (up to --exit-timeout-secs), exit 0. */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "net/rest_api.h"
+#include "policy/cache.h"
+
+static const char usage[] =
+    "usage: infergate serve --model-repository DIR [--http-port 8000] [--metrics-port 8002]\n"
+    "    [--http-address 0.0.0.0] [--http-thread-count 2]\n"
+    "    [--model-control-mode none|poll|explicit] [--repository-poll-secs 15] [--load-model NAME]...\n"
+    "    [--strict-readiness true|false] [--exit-timeout-secs 30] [--log-format text|json]\n"
+    "    [--cache-size-bytes N] [--max-body-bytes 67108864] [--threads N]\n";
+
+static bool json_log;
+
+/* Start-up and shutdown messages: a line of text, or a JSON object with --log-format json. */
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (json_log) {
+        char esc[2048];
+        size_t o = 0;
+        for (const char *p = msg; *p && o + 7 < sizeof(esc); p++) {
+            if (*p == '"' || *p == '\\') esc[o++] = '\\';
+            if ((unsigned char)*p < 0x20) {
+                o += (size_t)snprintf(esc + o, sizeof(esc) - o, "\\u%04x", *p);
+                continue;
+            }
+            esc[o++] = *p;
+        }
+        esc[o] = 0;
+        fprintf(stderr, "{\"ts\":%lld,\"level\":\"info\",\"msg\":\"%s\"}\n", (long long)time(NULL), esc);
+    } else {
+        fprintf(stderr, "infergate: %s\n", msg);
+    }
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+    if (!v) return false;
+    if (!strcmp(v, "true") || !strcmp(v, "1")) return *out = true, true;
+    if (!strcmp(v, "false") || !strcmp(v, "0")) return *out = false, true;
+    return false;
+}
+
+static void log_model(const ig_mm_row *rows, int n, void *ctx)
+{
+    (void)ctx;
+    for (int i = 0; i < n; i++)
+        say("model '%s' version %s: %s%s%s", rows[i].name, rows[i].version_str[0] ? rows[i].version_str : "-",
+            ig_version_state_name(rows[i].state), rows[i].reason && rows[i].reason[0] ? ": " : "",
+            rows[i].reason ? rows[i].reason : "");
+}
+
+int ig_cli_serve(int argc, char **argv)
+{
+    const char *repo = NULL, *address = NULL, *control = "none";
+    long http_port = 8000, metrics_port = 8002, poll_secs = 15, exit_timeout = 30, io_threads = 2, threads = 0;
+    long long cache_bytes = 0, max_body = 64ll << 20;
+    bool strict = true;
+    const char **load = calloc((size_t)argc + 1, sizeof(char *));
+    int n_load = 0, status = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool has = v != NULL;
+        if (!strcmp(a, "--help")) {
+            fputs(usage, stdout);
+            free(load);
+            return 0;
+        } else if (!strcmp(a, "--model-repository") && has) {
+            repo = v;
+        } else if (!strcmp(a, "--http-address") && has) {
+            address = v;
+        } else if (!strcmp(a, "--http-port") && has) {
+            if (!ig_cli_parse_int("serve", a, v, 0, 65535, &http_port)) goto done;
+        } else if (!strcmp(a, "--metrics-port") && has) {
+            if (!ig_cli_parse_int("serve", a, v, 0, 65535, &metrics_port)) goto done;
+        } else if (!strcmp(a, "--http-thread-count") && has) {
+            if (!ig_cli_parse_int("serve", a, v, 1, 256, &io_threads)) goto done;
+        } else if (!strcmp(a, "--threads") && has) {
+            if (!ig_cli_parse_int("serve", a, v, 1, 1024, &threads)) goto done;
+        } else if (!strcmp(a, "--model-control-mode") && has) {
+            control = v;
+            if (strcmp(v, "none") && strcmp(v, "poll") && strcmp(v, "explicit")) {
+                ig_cli_fail("serve", 2, "--model-control-mode takes none, poll or explicit, got '%s'", v);
+                goto done;
+            }
+        } else if (!strcmp(a, "--repository-poll-secs") && has) {
+            if (!ig_cli_parse_int("serve", a, v, 1, 86400, &poll_secs)) goto done;
+        } else if (!strcmp(a, "--load-model") && has) {
+            load[n_load++] = v;
+        } else if (!strcmp(a, "--strict-readiness") && has) {
+            if (!parse_bool(v, &strict)) {
+                ig_cli_fail("serve", 2, "--strict-readiness takes true or false, got '%s'", v);
+                goto done;
+            }
+        } else if (!strcmp(a, "--exit-timeout-secs") && has) {
+            if (!ig_cli_parse_int("serve", a, v, 0, 86400, &exit_timeout)) goto done;
+        } else if (!strcmp(a, "--log-format") && has) {
+            if (strcmp(v, "text") && strcmp(v, "json")) {
+                ig_cli_fail("serve", 2, "--log-format takes text or json, got '%s'", v);
+                goto done;
+            }
+            json_log = !strcmp(v, "json");
+        } else if (!strcmp(a, "--cache-size-bytes") && has) {
+            long n;
+            if (!ig_cli_parse_int("serve", a, v, 0, 1L << 40, &n)) goto done;
+            cache_bytes = n;
+        } else if (!strcmp(a, "--max-body-bytes") && has) {
+            long n;
+            if (!ig_cli_parse_int("serve", a, v, 1024, 1L << 34, &n)) goto done;
+            max_body = n;
+        } else {
+            ig_cli_fail("serve", 2, "unexpected argument '%s' (see 'infergate serve --help')", a);
+            goto done;
+        }
+        i++;
+    }
+    if (!repo) {
+        ig_cli_fail("serve", 2, "--model-repository is required (see 'infergate serve --help')");
+        goto done;
+    }
+    status = 1;
+
+    /* Signals go to the main thread only: block them before any thread starts. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    ig_mm_options mo = {.repository = repo,
+                        .mode = !strcmp(control, "poll")       ? IG_CONTROL_POLL
+                                : !strcmp(control, "explicit") ? IG_CONTROL_EXPLICIT
+                                                               : IG_CONTROL_NONE,
+                        .poll_secs = (int)poll_secs,
+                        .load = load,
+                        .n_load = n_load,
+                        .threads = (int)threads};
+    ig_error err = {0};
+    ig_serving sv = {0};
+    ig_rest *rest = NULL;
+    ig_http_server *http = NULL, *metrics = NULL;
+    if (ig_mm_create(&mo, &sv.mm, &err)) {
+        ig_cli_fail("serve", 1, "%s", err.msg);
+        goto done;
+    }
+    ig_mm_snapshot(sv.mm, log_model, NULL);
+    if (cache_bytes > 0 && !(sv.cache = ig_cache_create((size_t)cache_bytes))) {
+        ig_cli_fail("serve", 1, "cannot create a response cache of %lld bytes", cache_bytes);
+        goto stop;
+    }
+    ig_rest_options ro = {.strict_readiness = strict, .explicit_control = mo.mode == IG_CONTROL_EXPLICIT,
+                          .access_log = json_log ? stdout : NULL};
+    if (!(rest = ig_rest_create(&sv, &ro))) {
+        ig_cli_fail("serve", 1, "out of memory");
+        goto stop;
+    }
+    ig_http_config hc = {.bind_address = address, .port = (int)http_port, .io_threads = (int)io_threads,
+                         .max_body_bytes = (size_t)max_body, .drain_timeout_ms = (unsigned)exit_timeout * 1000};
+    ig_http_config mc = {.bind_address = address, .port = (int)metrics_port, .io_threads = 1};
+    if (ig_http_server_create(&hc, ig_rest_handle, rest, &http, &err) || ig_http_server_start(http, &err) ||
+        ig_http_server_create(&mc, ig_rest_handle_metrics, rest, &metrics, &err) ||
+        ig_http_server_start(metrics, &err)) {
+        ig_cli_fail("serve", 1, "%s", err.msg);
+        goto stop;
+    }
+    say("serving the Open Inference Protocol on %s:%d, metrics on %s:%d/metrics", address ? address : "0.0.0.0",
+        ig_http_server_port(http), address ? address : "0.0.0.0", ig_http_server_port(metrics));
+
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    say("received %s: draining (up to %ld s)", sig == SIGTERM ? "SIGTERM" : "SIGINT", exit_timeout);
+    ig_rest_set_draining(rest, true);
+    for (long waited_ms = 0; ig_rest_in_flight(rest) > 0 && waited_ms < exit_timeout * 1000; waited_ms += 10)
+        usleep(10 * 1000);
+    long left = ig_rest_in_flight(rest);
+    if (left) say("exit timeout: %ld requests still in flight", left);
+    status = 0;
+stop:
+    if (http) ig_http_server_stop(http, true);
+    if (metrics) ig_http_server_stop(metrics, false);
+    ig_http_server_destroy(http);
+    ig_http_server_destroy(metrics);
+    ig_mm_free(sv.mm);
+    ig_cache_free(sv.cache);
+    ig_rest_free(rest);
+    if (!status) say("stopped");
+done:
+    free(load);
+    return status;
+}
