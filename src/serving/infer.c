@@ -1,6 +1,9 @@
 /* The shared request path (see infer.h). */
 #include "serving/infer.h"
 
+#include "policy/cache.h"
+#include "serving/cached_outputs.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -11,6 +14,8 @@ typedef struct pending {
     ig_served *served;
     ig_infer_done done;
     void *ctx;
+    bool cached;         /* the model uses the response cache: store the outputs on success */
+    ig_cache_key key;
 } pending;
 
 static uint64_t now_ns(void)
@@ -112,9 +117,52 @@ static void select_outputs(const ig_infer_request *req, ig_infer_response *resp)
     resp->n_outputs = n;
 }
 
+/* The key: model, version and every input's name, dtype, shape and bytes. The outputs stored are
+ * all of them, before the request's selection, so requests asking for different outputs share. */
+static int build_key(pending *p, const ig_infer_request *req, ig_arena *arena)
+{
+    ig_cache_key *k = &p->key;
+    ig_cache_key_begin(k, p->served->name, p->served->version_str);
+    for (int i = 0; i < req->n_inputs; i++) {
+        const ig_infer_tensor *in = &req->inputs[i];
+        const void *data = in->t.data;
+        size_t nb = ig_tensor_nbytes(&in->t);
+        if (in->t.dtype == IG_DT_STRING) {
+            /* Strings hash by content: their wire form, length-prefixed. */
+            ig_buf b = {0};
+            const ig_string *s = in->t.data;
+            for (int64_t e = 0; e < ig_tensor_numel(&in->t); e++) {
+                uint32_t l = (uint32_t)s[e].len;
+                ig_buf_append(&b, (const char *)&l, 4);
+                ig_buf_append(&b, s[e].ptr, s[e].len);
+            }
+            char *copy = ig_arena_alloc(arena, b.len ? b.len : 1, 8);
+            if (copy && b.len) memcpy(copy, b.data, b.len);
+            data = copy;
+            nb = b.len;
+            ig_buf_free(&b);
+            if (!copy) return IG_ENOMEM;
+        }
+        ig_cache_key_add_input(k, in->name, in->t.dtype, in->t.ndim, in->t.dims, data, nb);
+    }
+    return ig_cache_key_end(k);
+}
+
+static void store_outputs(pending *p, const ig_infer_response *resp)
+{
+    ig_buf b = {0};
+    ig__outputs_serialize(resp, &b);
+    if (!b.oom) ig_cache_put(p->sv->cache, &p->key, b.data, b.len);
+    ig_buf_free(&b);
+}
+
 static void completed(ig_infer_request *req, ig_infer_response *resp, void *ctx)
 {
     pending *p = ctx;
+    if (p->cached) {
+        if (!resp->status) store_outputs(p, resp);
+        ig_cache_key_free(&p->key);
+    }
     select_outputs(req, resp);
     ig_infer_done done = p->done;
     void *user = p->ctx;
@@ -153,6 +201,28 @@ void ig_serving_infer(ig_serving *sv, ig_infer_request *req, char *resp_version,
         return;
     }
     *p = (pending){.sv = sv, .served = s, .done = done, .ctx = ctx};
+    if (sv->cache && s->cfg->response_cache) {
+        uint64_t t0 = now_ns();
+        p->cached = build_key(p, req, req->arena) == 0;
+        ig_cache_entry *hit = p->cached ? ig_cache_get(sv->cache, &p->key) : NULL;
+        if (hit) {
+            ig_infer_response resp = {.cache_hit = true};
+            resp.status = ig__outputs_deserialize(ig_cache_entry_data(hit), ig_cache_entry_len(hit), req->arena, &resp);
+            ig_cache_entry_release(hit);
+            if (resp.status) snprintf(resp.error, sizeof(resp.error), "cannot read a cached response");
+            /* Hits count as successes and cache hits, not as inferences (Triton's statistics). */
+            uint64_t t1 = now_ns();
+            ig_duration_add(&s->stats.cache_hit, t1 - t0);
+            if (!resp.status) ig_duration_add(&s->stats.success, t1 - req->t_received_ns);
+            ig_cache_key_free(&p->key);
+            p->cached = false;
+            select_outputs(req, &resp);
+            ig_mm_release(sv->mm, s);
+            done(req, &resp, ctx);
+            return;
+        }
+        ig_duration_add(&s->stats.cache_miss, now_ns() - t0);
+    }
     /* On refusal the scheduler has already called completed(), which released the version. */
     ig_sched_submit(s->sched, req, completed, p);
 }
