@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "serving/repository.h"
+#include "serving/warmup.h"
 
 /* A loaded version and the references on it: the manager holds one while it serves the version,
  * each request in flight holds one. */
@@ -163,6 +164,7 @@ static live *load_version(ig_mm *mm, const char *name, const char *path, int64_t
     l->s.cfg = cfg;
     ig_model_stats_init(&l->s.stats);
     if (ig_sched_create(l->s.engine, cfg, &l->s.stats, threads, &l->s.sched, err)) goto fail;
+    if (ig__warmup_run(l->s.sched, cfg, err)) goto fail;
     l->s.stats.load_seconds = now_s() - t0;
     return l;
 oom:

@@ -163,6 +163,19 @@ int main(void)
     CHECK_EQ_INT(ig_mm_load(mm, "iris", &err), 0);
     CHECK_EQ_INT(served_version(mm, "iris"), 3);
 
+    /* Warmup runs (count times, batch 2) before a version serves. */
+    sh("printf 'model_warmup [{ name: \"w\" batch_size: 2 count: 3 inputs { key: \"features\" value { "
+       "data_type: TYPE_FP32 dims: [4] zero_data: true } } }]' > %s/iris/config.pbtxt");
+    CHECK_EQ_INT(ig_mm_load(mm, "iris", &err), 0);
+    ig_served *w = ig_mm_acquire(mm, "iris", "", &err);
+    CHECK(w != NULL);
+    if (w) {
+        CHECK_EQ_INT(atomic_load(&w->stats.execution_count), 3);
+        CHECK_EQ_INT(atomic_load(&w->stats.inference_count), 6);
+        ig_mm_release(mm, w);
+    }
+    sh("rm %s/iris/config.pbtxt");
+
     /* The model's folder disappears: it stops serving. */
     sh("rm -rf %s/iris");
     ig_mm_poll(mm);
