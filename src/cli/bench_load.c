@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "cli/bench_int.h"
 
 #define RBUF (IG__BENCH_MAX_HEAD + 16384)
@@ -105,12 +106,6 @@ typedef struct worker {
     ig_error err;
 } worker;
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static bool measuring(const worker *w, uint64_t now)
 {
@@ -123,7 +118,7 @@ static void open_conn(worker *w, conn *c);
  * (1 ms doubling to 200 ms) so that a refusing server is not hammered in a busy loop. */
 static void fail(worker *w, conn *c, bool proto, const char *why)
 {
-    uint64_t now = now_ns();
+    uint64_t now = ig_now_ns();
     if (measuring(w, now)) {
         w->res.errors++;
         if (proto)
@@ -167,7 +162,7 @@ static void start_request(worker *w, conn *c)
     c->have_head = false;
     c->rlen = 0;
     c->state = C_SENDING;
-    c->start_ns = now_ns();
+    c->start_ns = ig_now_ns();
     send_more(w, c);
 }
 
@@ -195,7 +190,7 @@ static void open_conn(worker *w, conn *c)
 /* A whole response arrived: record it and start the next request (or reconnect). */
 static void complete(worker *w, conn *c)
 {
-    uint64_t now = now_ns();
+    uint64_t now = ig_now_ns();
     if (measuring(w, now)) {
         if (c->resp.status == 200) {
             w->res.requests++;
@@ -293,7 +288,7 @@ static void *worker_main(void *arg)
     struct epoll_event evs[256];
     for (int i = 0; i < w->n_conns; i++) open_conn(w, &w->conns[i]);
     for (;;) {
-        uint64_t now = now_ns();
+        uint64_t now = ig_now_ns();
         if (now >= w->t_end) break;
         uint64_t wake = w->t_end;
         for (int i = 0; i < w->n_conns; i++) {
@@ -338,7 +333,7 @@ int ig__bench_run_level(const ig__bench_target *t, const ig__bench_req *reqs, in
         conns[i].fd = -1;
         conns[i].rbuf = bufs + (size_t)i * RBUF;
     }
-    uint64_t t0 = now_ns();
+    uint64_t t0 = ig_now_ns();
     uint64_t t_measure = t0 + (uint64_t)(o->warmup_s * 1e9);
     uint64_t t_end = t_measure + (uint64_t)(o->duration_s * 1e9);
     for (int i = 0; i < nt; i++) {

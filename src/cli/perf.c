@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "cli/cli.h"
 
 static const char usage[] =
@@ -21,11 +22,10 @@ typedef struct shape_opt {
     int64_t dims[IG_MAX_DIMS];
 } shape_opt;
 
+/* Seconds on the monotonic clock. */
 static double now_s(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+    return (double)ig_now_ns() / 1e9;
 }
 
 /* A small deterministic generator: runs must be reproducible. */

@@ -69,7 +69,8 @@ static void log_model(const ig_mm_row *rows, int n, void *ctx)
 int ig_cli_serve(int argc, char **argv)
 {
     const char *repo = NULL, *address = NULL, *control = "none";
-    long http_port = 8000, metrics_port = 8002, poll_secs = 15, exit_timeout = 30, io_threads = 2, threads = 0;
+    long http_port = 8000, metrics_port = 8002, poll_secs = 15, exit_timeout = 30, io_threads = 2,
+         threads = 0;
     long long cache_bytes = 0, max_body = 64ll << 20;
     bool strict = true;
     const char **load = calloc((size_t)argc + 1, sizeof(char *));
@@ -165,14 +166,18 @@ int ig_cli_serve(int argc, char **argv)
         ig_cli_fail("serve", 1, "cannot create a response cache of %lld bytes", cache_bytes);
         goto stop;
     }
-    ig_rest_options ro = {.strict_readiness = strict, .explicit_control = mo.mode == IG_CONTROL_EXPLICIT,
+    ig_rest_options ro = {.strict_readiness = strict,
+                          .explicit_control = mo.mode == IG_CONTROL_EXPLICIT,
                           .access_log = json_log ? stdout : NULL};
     if (!(rest = ig_rest_create(&sv, &ro))) {
         ig_cli_fail("serve", 1, "out of memory");
         goto stop;
     }
-    ig_http_config hc = {.bind_address = address, .port = (int)http_port, .io_threads = (int)io_threads,
-                         .max_body_bytes = (size_t)max_body, .drain_timeout_ms = (unsigned)exit_timeout * 1000};
+    ig_http_config hc = {.bind_address = address,
+                         .port = (int)http_port,
+                         .io_threads = (int)io_threads,
+                         .max_body_bytes = (size_t)max_body,
+                         .drain_timeout_ms = (unsigned)exit_timeout * 1000};
     ig_http_config mc = {.bind_address = address, .port = (int)metrics_port, .io_threads = 1};
     if (ig_http_server_create(&hc, ig_rest_handle, rest, &http, &err) || ig_http_server_start(http, &err) ||
         ig_http_server_create(&mc, ig_rest_handle_metrics, rest, &metrics, &err) ||
@@ -180,8 +185,9 @@ int ig_cli_serve(int argc, char **argv)
         ig_cli_fail("serve", 1, "%s", err.msg);
         goto stop;
     }
-    say("serving the Open Inference Protocol on %s:%d, metrics on %s:%d/metrics", address ? address : "0.0.0.0",
-        ig_http_server_port(http), address ? address : "0.0.0.0", ig_http_server_port(metrics));
+    say("serving the Open Inference Protocol on %s:%d, metrics on %s:%d/metrics",
+        address ? address : "0.0.0.0", ig_http_server_port(http), address ? address : "0.0.0.0",
+        ig_http_server_port(metrics));
 
     int sig = 0;
     sigwait(&sigs, &sig);

@@ -1,6 +1,7 @@
 /* REST routes of the Open Inference Protocol (see rest_api.h). Paths follow Triton's:
  * /v2/health/{live,ready}, /v2, /v2/models/M[/versions/V][/ready|/config|/stats|/infer],
  * /v2/models/stats, /v2/repository/index, /v2/repository/models/M/{load,unload}. */
+#include "base/clock.h"
 #include "net/rest_api.h"
 
 #include <stdatomic.h>
@@ -20,8 +21,8 @@ struct ig_rest {
     atomic_long in_flight;
 };
 
-static const char *const extensions[] = {"binary_tensor_data", "parameters", "model_repository", "model_configuration",
-                                         "statistics", "schedule_policy"};
+static const char *const extensions[] = {"binary_tensor_data",  "parameters", "model_repository",
+                                         "model_configuration", "statistics", "schedule_policy"};
 
 ig_rest *ig_rest_create(ig_serving *sv, const ig_rest_options *opts)
 {
@@ -47,17 +48,10 @@ long ig_rest_in_flight(const ig_rest *r)
     return atomic_load(&((ig_rest *)r)->in_flight);
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
 /* ---- replies ---- */
 
-static void access_log(ig_rest *r, ig_http_req *req, int status, size_t bytes_out, uint64_t t0, const char *model,
-                       const char *version, const char *id)
+static void access_log(ig_rest *r, ig_http_req *req, int status, size_t bytes_out, uint64_t t0,
+                       const char *model, const char *version, const char *id)
 {
     FILE *f = r->opts.access_log;
     if (!f) return;
@@ -74,7 +68,7 @@ static void access_log(ig_rest *r, ig_http_req *req, int status, size_t bytes_ou
             "{\"ts\":%lld.%03ld,\"method\":\"%s\",\"path\":\"%s\",\"status\":%d,\"duration_us\":%llu,"
             "\"bytes_in\":%zu,\"bytes_out\":%zu,\"model\":\"%s\",\"version\":\"%s\",\"id\":\"%s\"}\n",
             (long long)wall.tv_sec, wall.tv_nsec / 1000000, ig_http_req_method(req), path, status,
-            (unsigned long long)((now_ns() - t0) / 1000), in_len, bytes_out, m, v, i);
+            (unsigned long long)((ig_now_ns() - t0) / 1000), in_len, bytes_out, m, v, i);
     fflush(f);
 }
 
@@ -145,7 +139,8 @@ static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx
         size_t len;
         char *json = ig_oip_error_json(err.msg, &len);
         struct iovec body = {json, json ? len : 0};
-        ig_http_reply(c->http, 500, (ig_http_header[]){{"Content-Type", "application/json"}}, 1, &body, json ? 1 : 0);
+        ig_http_reply(c->http, 500, (ig_http_header[]){{"Content-Type", "application/json"}}, 1, &body,
+                      json ? 1 : 0);
         free(json);
         finish(c, 500, 0);
         return;
@@ -164,7 +159,8 @@ static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx
     }
     h[nh++] = (ig_http_header){"X-Cache", resp->cache_hit ? "HIT" : "MISS"};
     bool fits = out.n_parts <= max_parts;
-    for (int i = 0; i < out.n_parts && fits; i++) iov[n++] = (struct iovec){(void *)out.parts[i].ptr, out.parts[i].len};
+    for (int i = 0; i < out.n_parts && fits; i++)
+        iov[n++] = (struct iovec){(void *)out.parts[i].ptr, out.parts[i].len};
     if (fits) {
         ig_http_reply(c->http, 200, h, nh, iov, n);
     } else {
@@ -174,7 +170,8 @@ static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx
         if (flat) {
             memcpy(flat, out.json, out.json_len);
             size_t o = out.json_len;
-            for (int i = 0; i < out.n_parts; i++) memcpy(flat + o, out.parts[i].ptr, out.parts[i].len), o += out.parts[i].len;
+            for (int i = 0; i < out.n_parts; i++)
+                memcpy(flat + o, out.parts[i].ptr, out.parts[i].len), o += out.parts[i].len;
         }
         struct iovec one = {flat, total};
         ig_http_reply(c->http, flat ? 200 : 500, h, nh, &one, flat ? 1 : 0);
@@ -194,8 +191,8 @@ static int decode_raw(ig_rest *r, const void *body, size_t len, const char *mode
     const ig_model_config *cfg = s->cfg;
     int rc;
     if (cfg->n_inputs != 1) {
-        rc = ig_error_set(err, IG_EINVAL, "raw binary request needs a model with one input; '%s' has %d", model,
-                          cfg->n_inputs);
+        rc = ig_error_set(err, IG_EINVAL, "raw binary request needs a model with one input; '%s' has %d",
+                          model, cfg->n_inputs);
     } else {
         const ig_cfg_tensor *t = &cfg->inputs[0];
         ig_oip_raw_input in = {.name = t->name, .dtype = ig_cfg_dtype_to_engine(t->data_type)};
@@ -221,7 +218,8 @@ static void handle_infer(ig_rest *r, ig_http_req *http, const char *model, const
         char *end;
         unsigned long long v = strtoull(hl, &end, 10);
         if (!*hl || *end || v > len) {
-            reply_error(r, http, 400, "Inference-Header-Content-Length must be a number no larger than the body", t0);
+            reply_error(r, http, 400,
+                        "Inference-Header-Content-Length must be a number no larger than the body", t0);
             return;
         }
         json_len = (size_t)v;
@@ -240,7 +238,7 @@ static void handle_infer(ig_rest *r, ig_http_req *http, const char *model, const
     ig_error err = {0};
     int rc = !model || !version ? ig_error_set(&err, IG_ENOMEM, "out of memory")
              : json_len == 0    ? decode_raw(r, body, len, model, version, arena, req, &err)
-                           : ig_oip_decode_infer(body, len, json_len, model, version, arena, req, &err);
+                                : ig_oip_decode_infer(body, len, json_len, model, version, arena, req, &err);
     if (rc) {
         ig_arena_free(arena);
         reply_error(r, http, ig_status_http(rc), err.msg, t0);
@@ -257,15 +255,17 @@ static void handle_infer(ig_rest *r, ig_http_req *http, const char *model, const
 /* ---- model endpoints ---- */
 
 /* /v2/models/M[/versions/V]: metadata from the version that would serve a request. */
-static void handle_model(ig_rest *r, ig_http_req *http, const char *model, const char *version, const char *what,
-                         uint64_t t0)
+static void handle_model(ig_rest *r, ig_http_req *http, const char *model, const char *version,
+                         const char *what, uint64_t t0)
 {
     ig_error err = {0};
     if (!strcmp(what, "ready")) {
         ig_served *s = ig_mm_acquire(r->sv->mm, model, version, &err);
         if (s) ig_mm_release(r->sv->mm, s);
-        if (s) reply_empty(r, http, 200, t0);
-        else reply_error(r, http, 400, err.msg, t0);
+        if (s)
+            reply_empty(r, http, 200, t0);
+        else
+            reply_error(r, http, 400, err.msg, t0);
         return;
     }
     ig_served *s = ig_mm_acquire(r->sv->mm, model, version, &err);
@@ -286,8 +286,10 @@ static void handle_model(ig_rest *r, ig_http_req *http, const char *model, const
         json = ig_oip_model_stats_json(&e, 1, &len);
     }
     ig_mm_release(r->sv->mm, s);
-    if (json) reply_json(r, http, 200, json, len, t0);
-    else reply_error(r, http, 500, "out of memory", t0);
+    if (json)
+        reply_json(r, http, 200, json, len, t0);
+    else
+        reply_error(r, http, 500, "out of memory", t0);
 }
 
 typedef struct rendered {
@@ -304,7 +306,8 @@ static void stats_rows(const ig_mm_row *rows, int n, void *ctx)
     int k = 0;
     for (int i = 0; i < n && e; i++)
         if (rows[i].s && (!out->only_model || !strcmp(rows[i].name, out->only_model)))
-            e[k++] = (ig_oip_stats_entry){.name = rows[i].name, .version = rows[i].version_str, .stats = &rows[i].s->stats};
+            e[k++] = (ig_oip_stats_entry){
+                .name = rows[i].name, .version = rows[i].version_str, .stats = &rows[i].s->stats};
     out->json = e ? ig_oip_model_stats_json(e, k, &out->len) : NULL;
     free(e);
 }
@@ -316,8 +319,10 @@ static void index_rows(const ig_mm_row *rows, int n, void *ctx)
     int k = 0;
     for (int i = 0; i < n && e; i++) {
         if (out->ready_only && rows[i].state != IG_STATE_READY) continue;
-        e[k++] = (ig_oip_repo_entry){.name = rows[i].name, .version = rows[i].version_str,
-                                     .state = ig_version_state_name(rows[i].state), .reason = rows[i].reason};
+        e[k++] = (ig_oip_repo_entry){.name = rows[i].name,
+                                     .version = rows[i].version_str,
+                                     .state = ig_version_state_name(rows[i].state),
+                                     .reason = rows[i].reason};
     }
     out->json = e ? ig_oip_repo_index_json(e, k, &out->len) : NULL;
     free(e);
@@ -329,8 +334,10 @@ static void metrics_rows(const ig_mm_row *rows, int n, void *ctx)
     ig_stats_model_ref *refs = calloc((size_t)n + 1, sizeof(*refs));
     if (!refs) return;
     for (int i = 0; i < n; i++)
-        refs[i] = (ig_stats_model_ref){.name = rows[i].name, .version = rows[i].version_str,
-                                       .state = ig_version_state_name(rows[i].state), .stats = rows[i].s ? &rows[i].s->stats : NULL};
+        refs[i] = (ig_stats_model_ref){.name = rows[i].name,
+                                       .version = rows[i].version_str,
+                                       .state = ig_version_state_name(rows[i].state),
+                                       .stats = rows[i].s ? &rows[i].s->stats : NULL};
     ig_stats_prometheus(b, refs, (size_t)n, NULL);
     free(refs);
 }
@@ -366,8 +373,10 @@ static void handle_repository(ig_rest *r, ig_http_req *http, const char *rest, u
             return;
         }
         ig_mm_snapshot(r->sv->mm, index_rows, &out);
-        if (out.json) reply_json(r, http, 200, out.json, out.len, t0);
-        else reply_error(r, http, 500, "out of memory", t0);
+        if (out.json)
+            reply_json(r, http, 200, out.json, out.len, t0);
+        else
+            reply_error(r, http, 500, "out of memory", t0);
         return;
     }
     /* models/M/load | models/M/unload */
@@ -385,17 +394,21 @@ static void handle_repository(ig_rest *r, ig_http_req *http, const char *rest, u
         return;
     }
     if (!r->opts.explicit_control) {
-        reply_error(r, http, 400, "explicit model load / unload is not allowed unless --model-control-mode=explicit", t0);
+        reply_error(r, http, 400,
+                    "explicit model load / unload is not allowed unless --model-control-mode=explicit", t0);
         return;
     }
     ig_error err = {0};
     int rc = load ? ig_mm_load(r->sv->mm, model, &err) : ig_mm_unload(r->sv->mm, model, &err);
-    if (rc) reply_error(r, http, 400, err.msg, t0);
-    else reply_json(r, http, 200, NULL, 0, t0);
+    if (rc)
+        reply_error(r, http, 400, err.msg, t0);
+    else
+        reply_json(r, http, 200, NULL, 0, t0);
 }
 
 /* Splits "M[/versions/V][/what]" into its parts; false when the path has another shape. */
-static bool parse_model_path(const char *p, char *model, size_t ml, char *version, size_t vl, const char **what)
+static bool parse_model_path(const char *p, char *model, size_t ml, char *version, size_t vl,
+                             const char **what)
 {
     const char *end = strchr(p, '/');
     size_t n = end ? (size_t)(end - p) : strlen(p);
@@ -425,7 +438,7 @@ static bool parse_model_path(const char *p, char *model, size_t ml, char *versio
 void ig_rest_handle(ig_http_req *http, void *ctx)
 {
     ig_rest *r = ctx;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = ig_now_ns();
     const char *m = ig_http_req_method(http), *p = ig_http_req_path(http);
     bool get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST");
     if (!strcmp(p, "/v2/health/live")) {
@@ -455,8 +468,10 @@ void ig_rest_handle(ig_http_req *http, void *ctx)
         if (!parse_model_path(p + 11, model, sizeof(model), version, sizeof(version), &what)) goto not_found;
         bool is_infer = !strcmp(what, "infer");
         if (is_infer ? !post : !get) goto not_allowed;
-        if (is_infer) handle_infer(r, http, model, version, t0);
-        else handle_model(r, http, model, version, what, t0);
+        if (is_infer)
+            handle_infer(r, http, model, version, t0);
+        else
+            handle_model(r, http, model, version, what, t0);
     } else {
         goto not_found;
     }
@@ -471,7 +486,7 @@ not_allowed:
 void ig_rest_handle_metrics(ig_http_req *http, void *ctx)
 {
     ig_rest *r = ctx;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = ig_now_ns();
     if (strcmp(ig_http_req_path(http), "/metrics")) {
         reply_error(r, http, 404, "Not Found", t0);
         return;

@@ -72,11 +72,13 @@ int ig__outputs_deserialize(const void *data, size_t len, ig_arena *arena, ig_in
         if (!take(&r, &nl, 4) || (size_t)(r.end - r.p) < nl) return IG_EFORMAT;
         if (!(o->name = ig_arena_strndup(arena, (const char *)r.p, nl))) return IG_ENOMEM;
         r.p += nl;
-        if (!take(&r, &dt, 4) || !take(&r, &nd, 4) || nd < 0 || nd > IG_MAX_DIMS || dt <= 0 || dt >= IG_DT_COUNT)
+        if (!take(&r, &dt, 4) || !take(&r, &nd, 4) || nd < 0 || nd > IG_MAX_DIMS || dt <= 0 ||
+            dt >= IG_DT_COUNT)
             return IG_EFORMAT;
         o->t.dtype = (ig_dtype)dt;
         o->t.ndim = nd;
-        if (!take(&r, o->t.dims, sizeof(int64_t) * (size_t)nd) || !take(&r, &nb, 8) || nb > (uint64_t)(r.end - r.p))
+        if (!take(&r, o->t.dims, sizeof(int64_t) * (size_t)nd) || !take(&r, &nb, 8) ||
+            nb > (uint64_t)(r.end - r.p))
             return IG_EFORMAT;
         int64_t count = ig_tensor_numel(&o->t);
         if (count < 0) return IG_EFORMAT;

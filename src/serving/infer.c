@@ -1,4 +1,5 @@
 /* The shared request path (see infer.h). */
+#include "base/clock.h"
 #include "serving/infer.h"
 
 #include "policy/cache.h"
@@ -14,16 +15,9 @@ typedef struct pending {
     ig_served *served;
     ig_infer_done done;
     void *ctx;
-    bool cached;         /* the model uses the response cache: store the outputs on success */
+    bool cached; /* the model uses the response cache: store the outputs on success */
     ig_cache_key key;
 } pending;
-
-static uint64_t now_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
 
 static const ig_cfg_tensor *find_tensor(const ig_cfg_tensor *ts, int n, const char *name)
 {
@@ -35,7 +29,8 @@ static const ig_cfg_tensor *find_tensor(const ig_cfg_tensor *ts, int n, const ch
 static void shape_text(const int64_t *dims, int n, char *buf, size_t len)
 {
     size_t o = (size_t)snprintf(buf, len, "[");
-    for (int i = 0; i < n && o < len; i++) o += (size_t)snprintf(buf + o, len - o, i ? ",%lld" : "%lld", (long long)dims[i]);
+    for (int i = 0; i < n && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, i ? ",%lld" : "%lld", (long long)dims[i]);
     if (o < len) snprintf(buf + o, len - o, "]");
 }
 
@@ -50,11 +45,14 @@ int ig_serving_check_request(const ig_model_config *cfg, const ig_infer_request 
             if (!strcmp(req->inputs[j].name, in->name))
                 return ig_error_set(err, IG_EINVAL, "input '%s' is given more than once", in->name);
         const ig_cfg_tensor *ct = find_tensor(cfg->inputs, cfg->n_inputs, in->name);
-        if (!ct) return ig_error_set(err, IG_EINVAL, "unexpected inference input '%s' for model '%s'", in->name, cfg->name);
+        if (!ct)
+            return ig_error_set(err, IG_EINVAL, "unexpected inference input '%s' for model '%s'", in->name,
+                                cfg->name);
         if (ig_cfg_dtype_from_engine(in->t.dtype) != ct->data_type)
-            return ig_error_set(err, IG_EINVAL, "inference input '%s' data-type is '%s', but model '%s' expects '%s'",
-                                in->name, ig_cfg_dtype_api_name(ig_cfg_dtype_from_engine(in->t.dtype)), cfg->name,
-                                ig_cfg_dtype_api_name(ct->data_type));
+            return ig_error_set(err, IG_EINVAL,
+                                "inference input '%s' data-type is '%s', but model '%s' expects '%s'",
+                                in->name, ig_cfg_dtype_api_name(ig_cfg_dtype_from_engine(in->t.dtype)),
+                                cfg->name, ig_cfg_dtype_api_name(ct->data_type));
         int64_t full[IG_MAX_DIMS + 1];
         int nfull = 0;
         if (cfg->max_batch_size > 0) full[nfull++] = -1;
@@ -65,29 +63,31 @@ int ig_serving_check_request(const ig_model_config *cfg, const ig_infer_request 
             char got[160], want[160];
             shape_text(in->t.dims, in->t.ndim, got, sizeof(got));
             shape_text(full, nfull, want, sizeof(want));
-            return ig_error_set(err, IG_EINVAL, "unexpected shape for input '%s' for model '%s'. Expected %s, got %s",
+            return ig_error_set(err, IG_EINVAL,
+                                "unexpected shape for input '%s' for model '%s'. Expected %s, got %s",
                                 in->name, cfg->name, want, got);
         }
         if (cfg->max_batch_size > 0) {
             int64_t b = in->t.dims[0];
             if (b < 1 || b > cfg->max_batch_size)
-                return ig_error_set(err, IG_EINVAL,
-                                    "inference request batch-size must be <= %d for '%s', got %lld (input '%s')",
-                                    cfg->max_batch_size, cfg->name, (long long)b, in->name);
+                return ig_error_set(
+                    err, IG_EINVAL,
+                    "inference request batch-size must be <= %d for '%s', got %lld (input '%s')",
+                    cfg->max_batch_size, cfg->name, (long long)b, in->name);
             if (batch >= 0 && b != batch)
-                return ig_error_set(err, IG_EINVAL, "input '%s' has batch size %lld, other inputs %lld", in->name,
-                                    (long long)b, (long long)batch);
+                return ig_error_set(err, IG_EINVAL, "input '%s' has batch size %lld, other inputs %lld",
+                                    in->name, (long long)b, (long long)batch);
             batch = b;
         }
         if (!ct->optional) required--;
     }
     if (required > 0)
-        return ig_error_set(err, IG_EINVAL, "expected %d inputs but got %d inputs for model '%s'", cfg->n_inputs,
-                            req->n_inputs, cfg->name);
+        return ig_error_set(err, IG_EINVAL, "expected %d inputs but got %d inputs for model '%s'",
+                            cfg->n_inputs, req->n_inputs, cfg->name);
     for (int i = 0; i < req->n_outputs; i++)
         if (!find_tensor(cfg->outputs, cfg->n_outputs, req->outputs[i].name))
-            return ig_error_set(err, IG_EINVAL, "unexpected inference output '%s' for model '%s'", req->outputs[i].name,
-                                cfg->name);
+            return ig_error_set(err, IG_EINVAL, "unexpected inference output '%s' for model '%s'",
+                                req->outputs[i].name, cfg->name);
     return 0;
 }
 
@@ -177,7 +177,8 @@ static void refuse(ig_infer_request *req, int code, const char *msg, ig_infer_do
     done(req, &resp, ctx);
 }
 
-void ig_serving_infer(ig_serving *sv, ig_infer_request *req, char *resp_version, ig_infer_done done, void *ctx)
+void ig_serving_infer(ig_serving *sv, ig_infer_request *req, char *resp_version, ig_infer_done done,
+                      void *ctx)
 {
     ig_error err = {0};
     ig_served *s = ig_mm_acquire(sv->mm, req->model_name, req->model_version, &err);
@@ -189,7 +190,7 @@ void ig_serving_infer(ig_serving *sv, ig_infer_request *req, char *resp_version,
     if (ig_serving_check_request(s->cfg, req, &err)) {
         /* A bad request for a known model counts as its failure, as Triton counts it. */
         atomic_fetch_add(&s->stats.failures[IG_FAIL_OTHER], 1);
-        ig_duration_add(&s->stats.fail, now_ns() - req->t_received_ns);
+        ig_duration_add(&s->stats.fail, ig_now_ns() - req->t_received_ns);
         ig_mm_release(sv->mm, s);
         refuse(req, err.code, err.msg, done, ctx);
         return;
@@ -202,16 +203,17 @@ void ig_serving_infer(ig_serving *sv, ig_infer_request *req, char *resp_version,
     }
     *p = (pending){.sv = sv, .served = s, .done = done, .ctx = ctx};
     if (sv->cache && s->cfg->response_cache) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = ig_now_ns();
         p->cached = build_key(p, req, req->arena) == 0;
         ig_cache_entry *hit = p->cached ? ig_cache_get(sv->cache, &p->key) : NULL;
         if (hit) {
             ig_infer_response resp = {.cache_hit = true};
-            resp.status = ig__outputs_deserialize(ig_cache_entry_data(hit), ig_cache_entry_len(hit), req->arena, &resp);
+            resp.status =
+                ig__outputs_deserialize(ig_cache_entry_data(hit), ig_cache_entry_len(hit), req->arena, &resp);
             ig_cache_entry_release(hit);
             if (resp.status) snprintf(resp.error, sizeof(resp.error), "cannot read a cached response");
             /* Hits count as successes and cache hits, not as inferences (Triton's statistics). */
-            uint64_t t1 = now_ns();
+            uint64_t t1 = ig_now_ns();
             ig_duration_add(&s->stats.cache_hit, t1 - t0);
             if (!resp.status) ig_duration_add(&s->stats.success, t1 - req->t_received_ns);
             ig_cache_key_free(&p->key);
@@ -221,7 +223,7 @@ void ig_serving_infer(ig_serving *sv, ig_infer_request *req, char *resp_version,
             done(req, &resp, ctx);
             return;
         }
-        ig_duration_add(&s->stats.cache_miss, now_ns() - t0);
+        ig_duration_add(&s->stats.cache_miss, ig_now_ns() - t0);
     }
     /* On refusal the scheduler has already called completed(), which released the version. */
     ig_sched_submit(s->sched, req, completed, p);

@@ -1,6 +1,7 @@
 /* Model manager: the table of served models and versions, loading and replacing them, and the
  * housekeeping thread that polls the repository and frees retired versions once idle. Versions are
  * freed off the scheduler threads (a scheduler cannot join itself), by that thread or at shutdown. */
+#include "base/clock.h"
 #include "serving/model_manager.h"
 
 #include <pthread.h>
@@ -122,20 +123,20 @@ static void file_signature(const char *config_path, const char *model_path, char
 {
     struct stat a = {0}, b = {0};
     int ha = config_path && !stat(config_path, &a), hb = !stat(model_path, &b);
-    snprintf(out, len, "%d:%lld.%09ld:%lld|%d:%lld.%09ld:%lld", ha, (long long)a.st_mtim.tv_sec, a.st_mtim.tv_nsec,
-             (long long)a.st_size, hb, (long long)b.st_mtim.tv_sec, b.st_mtim.tv_nsec, (long long)b.st_size);
+    snprintf(out, len, "%d:%lld.%09ld:%lld|%d:%lld.%09ld:%lld", ha, (long long)a.st_mtim.tv_sec,
+             a.st_mtim.tv_nsec, (long long)a.st_size, hb, (long long)b.st_mtim.tv_sec, b.st_mtim.tv_nsec,
+             (long long)b.st_size);
 }
 
+/* Seconds on the monotonic clock. */
 static double now_s(void)
 {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+    return (double)ig_now_ns() / 1e9;
 }
 
 /* Loads one version outside the lock: engine, completed config, scheduler. */
-static live *load_version(ig_mm *mm, const char *name, const char *path, int64_t version, const char *signature,
-                          ig_error *err)
+static live *load_version(ig_mm *mm, const char *name, const char *path, int64_t version,
+                          const char *signature, ig_error *err)
 {
     double t0 = now_s();
     live *l = calloc(1, sizeof(*l));
@@ -156,7 +157,8 @@ static live *load_version(ig_mm *mm, const char *name, const char *path, int64_t
     if (!cfg) goto oom;
     *cfg = rm.config;
     int instances = cfg->instance_count > 0 ? cfg->instance_count : 1;
-    int threads = mm->opts.threads > 0 ? mm->opts.threads : (mm->cores / instances > 0 ? mm->cores / instances : 1);
+    int threads =
+        mm->opts.threads > 0 ? mm->opts.threads : (mm->cores / instances > 0 ? mm->cores / instances : 1);
     ig_model_options mo = {.n_threads = threads};
     if (ig_model_load(path, &mo, &l->s.engine, err)) goto fail;
     if (ig_config_complete(cfg, name, l->s.engine, err)) goto fail;
@@ -228,7 +230,8 @@ int ig_mm_load(ig_mm *mm, const char *name, ig_error *err)
             sl->failed = true;
             snprintf(sl->reason, sizeof(sl->reason), "%s", lerr.msg);
             if (!failures++)
-                snprintf(first_reason, sizeof(first_reason), "version %lld: %s", (long long)v->version, lerr.msg);
+                snprintf(first_reason, sizeof(first_reason), "version %lld: %s", (long long)v->version,
+                         lerr.msg);
         }
         pthread_mutex_unlock(&mm->lock);
     }
@@ -297,7 +300,8 @@ void ig_mm_poll(ig_mm *mm)
             retire(mm, mm->models[m].slots[s].live);
             mm->models[m].slots[s].live = NULL;
             mm->models[m].slots[s].state = IG_STATE_UNAVAILABLE;
-            snprintf(mm->models[m].slots[s].reason, sizeof(mm->models[m].slots[s].reason), "removed from repository");
+            snprintf(mm->models[m].slots[s].reason, sizeof(mm->models[m].slots[s].reason),
+                     "removed from repository");
         }
     }
     pthread_mutex_unlock(&mm->lock);
@@ -432,8 +436,8 @@ ig_served *ig_mm_acquire(ig_mm *mm, const char *name, const char *version, ig_er
             if (e->slots[s].version == v && e->slots[s].live) best = e->slots[s].live;
         if (!best) {
             pthread_mutex_unlock(&mm->lock);
-            ig_error_set(err, IG_ENOTFOUND, "Request for unknown model: '%s' version %s is not at ready state", name,
-                         version);
+            ig_error_set(err, IG_ENOTFOUND,
+                         "Request for unknown model: '%s' version %s is not at ready state", name, version);
             return NULL;
         }
     } else {
@@ -471,7 +475,8 @@ bool ig_mm_all_ready(ig_mm *mm)
         bool serving = false;
         for (int s = 0; s < e->n_slots; s++) {
             serving |= e->slots[s].live != NULL;
-            ready = ready && e->slots[s].state != IG_STATE_LOADING && (!e->slots[s].failed || e->slots[s].live);
+            ready =
+                ready && e->slots[s].state != IG_STATE_LOADING && (!e->slots[s].failed || e->slots[s].live);
         }
         ready = ready && (!e->failed || serving);
     }
@@ -502,11 +507,15 @@ void ig_mm_snapshot(ig_mm *mm, void (*f)(const ig_mm_row *rows, int n, void *ctx
         entry *e = &mm->models[m];
         qsort(e->slots, (size_t)e->n_slots, sizeof(slot), by_version);
         if (e->failed && e->n_slots == 0)
-            rows[n++] = (ig_mm_row){.name = e->name, .version = -1, .state = IG_STATE_UNAVAILABLE, .reason = e->reason};
+            rows[n++] = (ig_mm_row){
+                .name = e->name, .version = -1, .state = IG_STATE_UNAVAILABLE, .reason = e->reason};
         for (int s = 0; s < e->n_slots; s++) {
             ig_mm_row *r = &rows[n++];
-            *r = (ig_mm_row){.name = e->name, .version = e->slots[s].version, .state = e->slots[s].state,
-                             .reason = e->slots[s].reason, .s = e->slots[s].live ? &e->slots[s].live->s : NULL};
+            *r = (ig_mm_row){.name = e->name,
+                             .version = e->slots[s].version,
+                             .state = e->slots[s].state,
+                             .reason = e->slots[s].reason,
+                             .s = e->slots[s].live ? &e->slots[s].live->s : NULL};
             snprintf(r->version_str, sizeof(r->version_str), "%lld", (long long)e->slots[s].version);
         }
     }

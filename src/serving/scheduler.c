@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "serving/scheduler_int.h"
 
 typedef struct sched_queue {
@@ -56,19 +57,7 @@ struct ig_sched {
     bool drained;
 };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000ull + (uint64_t)ts.tv_nsec / 1000000ull;
-}
 
 static const ig_queue_policy *level_policy(const ig_sched *s, int level)
 {
@@ -126,7 +115,7 @@ static void record(ig_sched *s, ig__sched_item *it)
 {
     ig_model_stats *st = s->stats;
     uint64_t t0 = it->req->t_received_ns ? it->req->t_received_ns : it->t_enqueue_ns;
-    uint64_t now = now_ns();
+    uint64_t now = ig_now_ns();
     uint64_t dur = now > t0 ? now - t0 : 0;
     if (it->resp.status == 0) {
         ig_duration_add(&st->success, dur);
@@ -288,7 +277,7 @@ static void execute(sched_worker *w, int n)
     ig_sched *s = w->s;
     ig_model_stats *st = s->stats;
     ig__sched_item **batch = w->batch;
-    uint64_t t_start = now_ns();
+    uint64_t t_start = ig_now_ns();
     /* A request cancelled after it was taken but before it runs is still dropped. */
     int kept = 0;
     ig__sched_item *dropped = NULL;
@@ -314,9 +303,9 @@ static void execute(sched_worker *w, int n)
     for (int i = 0; i < n; i++) rows += batch[i]->rows;
     ig_error err = {0};
     int rc = ig__sched_gather(s->model, &w->gather, batch, n, s->batching, w->inputs, &err);
-    uint64_t t_in = now_ns();
+    uint64_t t_in = ig_now_ns();
     if (rc == 0) rc = ig_runner_run(w->runner, w->inputs, w->outputs, &err);
-    uint64_t t_run = now_ns();
+    uint64_t t_run = ig_now_ns();
     if (rc) {
         char msg[sizeof(batch[0]->resp.error)];
         snprintf(msg, sizeof(msg), "%s", err.msg[0] ? err.msg : ig_strerror(rc));
@@ -331,12 +320,12 @@ static void execute(sched_worker *w, int n)
             row0 += batch[i]->rows;
         }
     }
-    uint64_t t_out = now_ns();
+    uint64_t t_out = ig_now_ns();
     uint64_t in_ns = t_in - t_start, infer_ns = t_run - t_in, out_ns = t_out - t_run;
     if (rc == 0) {
         atomic_fetch_add_explicit(&st->inference_count, (uint64_t)rows, memory_order_relaxed);
         atomic_fetch_add_explicit(&st->execution_count, 1, memory_order_relaxed);
-        atomic_store_explicit(&st->last_inference_ms, wall_ms(), memory_order_relaxed);
+        atomic_store_explicit(&st->last_inference_ms, ig_wall_ms(), memory_order_relaxed);
         if (rows < IG_STATS_MAX_BATCH) {
             ig_duration_add(&st->batch_compute_input[rows], in_ns);
             ig_duration_add(&st->batch_compute_infer[rows], infer_ns);
@@ -373,7 +362,7 @@ static void *worker_main(void *arg)
         int n = 0;
         for (;;) {
             ig__sched_item *dropped = NULL;
-            uint64_t now = now_ns(), until = 0;
+            uint64_t now = ig_now_ns(), until = 0;
             sweep(s, now, &dropped);
             if (dropped) {
                 /* Complete them without holding the lock; nobody else forms meanwhile. */
@@ -492,7 +481,7 @@ static int refuse(ig_sched *s, ig__sched_item *it, int code, ig_fail_reason reas
 int ig_sched_submit(ig_sched *s, ig_infer_request *req, ig_infer_done done, void *ctx)
 {
     if (!s || !req || !req->arena || !done) return IG_EINVAL;
-    uint64_t now = now_ns();
+    uint64_t now = ig_now_ns();
     ig__sched_item *it = ig_arena_alloc(req->arena, sizeof(*it), _Alignof(ig__sched_item));
     if (!it) return IG_ENOMEM;
     it->req = req;

@@ -46,7 +46,8 @@ static int fill_input(ig_infer_tensor *in, const struct ig_cfg_warmup_input *wi,
             ((unsigned char *)in->t.data)[i] = (unsigned char)(*seed >> 24);
         }
         if (fp)
-            for (int64_t i = 0; i < ig_tensor_numel(&in->t); i++) ((float *)in->t.data)[i] = (float)(i % 17) / 17.0f;
+            for (int64_t i = 0; i < ig_tensor_numel(&in->t); i++)
+                ((float *)in->t.data)[i] = (float)(i % 17) / 17.0f;
     }
     return 0;
 }
@@ -61,20 +62,26 @@ int ig__warmup_run(ig_sched *sched, const ig_model_config *cfg, ig_error *err)
             ig_infer_request *req = a ? ig_arena_alloc(a, sizeof(*req), 8) : NULL;
             ig_infer_tensor *ins = req ? ig_arena_array(a, (size_t)wu->n_inputs + 1, sizeof(*ins), 8) : NULL;
             int rc = ins ? 0 : IG_ENOMEM;
-            for (int i = 0; i < wu->n_inputs && !rc; i++) rc = fill_input(&ins[i], &wu->inputs[i], cfg, wu->batch_size, a, &seed);
+            for (int i = 0; i < wu->n_inputs && !rc; i++)
+                rc = fill_input(&ins[i], &wu->inputs[i], cfg, wu->batch_size, a, &seed);
             if (rc) {
                 ig_arena_free(a);
                 return ig_error_set(err, IG_ENOMEM, "model_warmup '%s': out of memory", wu->name);
             }
-            *req = (ig_infer_request){.arena = a, .model_name = cfg->name, .model_version = "", .id = "warmup",
-                                      .n_inputs = wu->n_inputs, .inputs = ins};
+            *req = (ig_infer_request){.arena = a,
+                                      .model_name = cfg->name,
+                                      .model_version = "",
+                                      .id = "warmup",
+                                      .n_inputs = wu->n_inputs,
+                                      .inputs = ins};
             waiter wt = {.lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
             ig_sched_submit(sched, req, finished, &wt);
             pthread_mutex_lock(&wt.lock);
             while (!wt.done) pthread_cond_wait(&wt.cv, &wt.lock);
             pthread_mutex_unlock(&wt.lock);
             ig_arena_free(a);
-            if (wt.status) return ig_error_set(err, wt.status, "model_warmup '%s' failed: %s", wu->name, wt.error);
+            if (wt.status)
+                return ig_error_set(err, wt.status, "model_warmup '%s' failed: %s", wu->name, wt.error);
         }
     }
     return 0;

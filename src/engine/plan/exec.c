@@ -4,8 +4,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "engine/plan/plan.h"
 
 int ig__plan_choose_kernel(ig_plan_step *st, ig_error *err);
@@ -64,8 +64,7 @@ int ig__plan_execute(ig_exec *x, const ig_tensor *inputs, ig_error *err)
     for (int s = 0; s < p->n_steps; s++) {
         ig_plan_step *st = &p->steps[s];
         int rc;
-        struct timespec t0, t1;
-        if (x->observe) clock_gettime(CLOCK_MONOTONIC, &t0);
+        uint64_t t0 = x->observe ? ig_now_ns() : 0;
         if (st->deferred) {
             rc = run_deferred(x, st, err);
         } else {
@@ -78,11 +77,7 @@ int ig__plan_execute(ig_exec *x, const ig_tensor *inputs, ig_error *err)
                                   ig_strerror(rc));
         }
         if (rc) return rc;
-        if (x->observe) {
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            x->observe(x->observe_ctx, st->k.node,
-                       (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec)));
-        }
+        if (x->observe) x->observe(x->observe_ctx, st->k.node, ig_now_ns() - t0);
     }
     return 0;
 }
