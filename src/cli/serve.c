@@ -177,7 +177,8 @@ int ig_cli_serve(int argc, char **argv)
                          .port = (int)http_port,
                          .io_threads = (int)io_threads,
                          .max_body_bytes = (size_t)max_body,
-                         .drain_timeout_ms = (unsigned)exit_timeout * 1000};
+                         /* the HTTP server reads 0 as its default: keep a zero exit timeout at ~0 */
+                         .drain_timeout_ms = exit_timeout ? (unsigned)exit_timeout * 1000 : 1};
     ig_http_config mc = {.bind_address = address, .port = (int)metrics_port, .io_threads = 1};
     if (ig_http_server_create(&hc, ig_rest_handle, rest, &http, &err) || ig_http_server_start(http, &err) ||
         ig_http_server_create(&mc, ig_rest_handle_metrics, rest, &metrics, &err) ||
@@ -196,8 +197,14 @@ int ig_cli_serve(int argc, char **argv)
     for (long waited_ms = 0; ig_rest_in_flight(rest) > 0 && waited_ms < exit_timeout * 1000; waited_ms += 10)
         usleep(10 * 1000);
     long left = ig_rest_in_flight(rest);
-    if (left) say("exit timeout: %ld requests still in flight", left);
     status = 0;
+    if (left) {
+        /* The timeout bounds shutdown: what is still queued or running is abandoned with the process. */
+        say("exit timeout: %ld requests still in flight, exiting", left);
+        ig_http_server_stop(http, false);
+        free(load);
+        return status;
+    }
 stop:
     if (http) ig_http_server_stop(http, true);
     if (metrics) ig_http_server_stop(metrics, false);

@@ -32,6 +32,7 @@ typedef struct slot {
     ig_version_state state;
     bool failed; /* the last load of this version failed (not an unload) */
     char reason[256];
+    char failed_signature[256]; /* the files that failed: polling does not retry them unchanged */
     live *live;
 } slot;
 
@@ -176,7 +177,9 @@ fail:
     return NULL;
 }
 
-int ig_mm_load(ig_mm *mm, const char *name, ig_error *err)
+/* Loads or reloads one model. A poll does not retry versions whose files failed before and have
+ * not changed; an explicit load does. */
+static int load_model(ig_mm *mm, const char *name, bool from_poll, ig_error *err)
 {
     ig_arena *a = ig_arena_create(16 * 1024);
     if (!a) return ig_error_set(err, IG_ENOMEM, "out of memory");
@@ -184,20 +187,26 @@ int ig_mm_load(ig_mm *mm, const char *name, ig_error *err)
     ig_error rerr = {0};
     int rc = ig_repo_read_model(mm->repository, name, a, &rm, &rerr);
     pthread_mutex_lock(&mm->lock);
-    entry *e = get_entry(mm, name);
+    /* A model whose folder cannot be read is recorded as failed only if it was known or is in the
+     * repository: a load of a misspelled name must not leave a phantom that blocks readiness. */
+    entry *e = rc ? find_entry(mm, name) : get_entry(mm, name);
+    if (!e && rc && rm.dir) {
+        struct stat st;
+        if (!stat(rm.dir, &st) && S_ISDIR(st.st_mode)) e = get_entry(mm, name);
+    }
     if (e && rc) {
         e->failed = true;
         snprintf(e->reason, sizeof(e->reason), "%s", rerr.msg);
     }
     pthread_mutex_unlock(&mm->lock);
-    if (!e) {
-        ig_arena_free(a);
-        return ig_error_set(err, IG_ENOMEM, "out of memory");
-    }
     if (rc) {
         ig_arena_free(a);
         if (err && !err->code) *err = rerr;
         return rc;
+    }
+    if (!e) {
+        ig_arena_free(a);
+        return ig_error_set(err, IG_ENOMEM, "out of memory");
     }
     int failures = 0;
     char first_reason[256] = "";
@@ -209,7 +218,8 @@ int ig_mm_load(ig_mm *mm, const char *name, ig_error *err)
         file_signature(rm.has_config ? config_path : NULL, v->path, sig, sizeof(sig));
         pthread_mutex_lock(&mm->lock);
         slot *sl = get_slot(e = find_entry(mm, name), v->version);
-        bool same = sl && sl->live && !strcmp(sl->live->signature, sig);
+        bool same = sl && ((sl->live && !strcmp(sl->live->signature, sig)) ||
+                           (from_poll && !sl->live && sl->failed && !strcmp(sl->failed_signature, sig)));
         if (sl && !same && !sl->live) sl->state = IG_STATE_LOADING;
         pthread_mutex_unlock(&mm->lock);
         if (!sl || same) continue;
@@ -229,6 +239,7 @@ int ig_mm_load(ig_mm *mm, const char *name, ig_error *err)
             if (!sl->live) sl->state = IG_STATE_UNAVAILABLE;
             sl->failed = true;
             snprintf(sl->reason, sizeof(sl->reason), "%s", lerr.msg);
+            snprintf(sl->failed_signature, sizeof(sl->failed_signature), "%s", sig);
             if (!failures++)
                 snprintf(first_reason, sizeof(first_reason), "version %lld: %s", (long long)v->version,
                          lerr.msg);
@@ -259,6 +270,11 @@ int ig_mm_load(ig_mm *mm, const char *name, ig_error *err)
     return 0;
 }
 
+int ig_mm_load(ig_mm *mm, const char *name, ig_error *err)
+{
+    return load_model(mm, name, false, err);
+}
+
 int ig_mm_unload(ig_mm *mm, const char *name, ig_error *err)
 {
     pthread_mutex_lock(&mm->lock);
@@ -267,9 +283,12 @@ int ig_mm_unload(ig_mm *mm, const char *name, ig_error *err)
         pthread_mutex_unlock(&mm->lock);
         return ig_error_set(err, IG_EINVAL, "failed to unload '%s': no such model is loaded", name);
     }
+    e->failed = false; /* an unloaded model no longer counts against readiness */
+    e->reason[0] = 0;
     for (int s = 0; s < e->n_slots; s++) {
         retire(mm, e->slots[s].live);
         e->slots[s].live = NULL;
+        e->slots[s].failed = false;
         e->slots[s].state = IG_STATE_UNAVAILABLE;
         snprintf(e->slots[s].reason, sizeof(e->slots[s].reason), "unloaded");
     }
@@ -288,7 +307,7 @@ void ig_mm_poll(ig_mm *mm)
     }
     for (int i = 0; i < n; i++) {
         ig_error lerr = {0};
-        if (ig_mm_load(mm, names[i], &lerr)) fprintf(stderr, "infergate: %s\n", lerr.msg);
+        if (load_model(mm, names[i], true, &lerr)) fprintf(stderr, "infergate: %s\n", lerr.msg);
     }
     /* Models whose folder disappeared are unloaded. */
     pthread_mutex_lock(&mm->lock);
@@ -470,15 +489,15 @@ bool ig_mm_all_ready(ig_mm *mm)
     bool ready = true;
     pthread_mutex_lock(&mm->lock);
     for (int m = 0; m < mm->n_models; m++) {
-        /* A failed reload with the old version still serving counts as ready. */
+        /* A failed reload or a broken new version, with a version still serving, counts as ready. */
         const entry *e = &mm->models[m];
-        bool serving = false;
+        bool serving = false, failed = e->failed;
         for (int s = 0; s < e->n_slots; s++) {
             serving |= e->slots[s].live != NULL;
-            ready =
-                ready && e->slots[s].state != IG_STATE_LOADING && (!e->slots[s].failed || e->slots[s].live);
+            failed |= e->slots[s].failed;
+            ready = ready && e->slots[s].state != IG_STATE_LOADING;
         }
-        ready = ready && (!e->failed || serving);
+        ready = ready && (!failed || serving);
     }
     pthread_mutex_unlock(&mm->lock);
     return ready;
@@ -511,10 +530,12 @@ void ig_mm_snapshot(ig_mm *mm, void (*f)(const ig_mm_row *rows, int n, void *ctx
                 .name = e->name, .version = -1, .state = IG_STATE_UNAVAILABLE, .reason = e->reason};
         for (int s = 0; s < e->n_slots; s++) {
             ig_mm_row *r = &rows[n++];
+            /* A model-level failure (a config that stopped parsing) shows on the versions still serving. */
+            const char *reason = e->slots[s].reason[0] || !e->failed ? e->slots[s].reason : e->reason;
             *r = (ig_mm_row){.name = e->name,
                              .version = e->slots[s].version,
                              .state = e->slots[s].state,
-                             .reason = e->slots[s].reason,
+                             .reason = reason,
                              .s = e->slots[s].live ? &e->slots[s].live->s : NULL};
             snprintf(r->version_str, sizeof(r->version_str), "%lld", (long long)e->slots[s].version);
         }
