@@ -465,13 +465,15 @@ bool ig_mm_all_ready(ig_mm *mm)
     pthread_mutex_lock(&mm->lock);
     for (int m = 0; m < mm->n_models; m++) {
         /* A failed reload with the old version still serving counts as ready. */
+        /* So does a new version that failed while an older one serves (anchor R2). */
         const entry *e = &mm->models[m];
-        bool serving = false;
+        bool serving = false, failed_dead = false;
         for (int s = 0; s < e->n_slots; s++) {
             serving |= e->slots[s].live != NULL;
-            ready = ready && e->slots[s].state != IG_STATE_LOADING && (!e->slots[s].failed || e->slots[s].live);
+            failed_dead |= e->slots[s].failed && !e->slots[s].live;
+            ready = ready && e->slots[s].state != IG_STATE_LOADING;
         }
-        ready = ready && (!e->failed || serving);
+        ready = ready && (serving || (!e->failed && !failed_dead));
     }
     pthread_mutex_unlock(&mm->lock);
     return ready;
@@ -501,10 +503,12 @@ void ig_mm_snapshot(ig_mm *mm, void (*f)(const ig_mm_row *rows, int n, void *ctx
         qsort(e->slots, (size_t)e->n_slots, sizeof(slot), by_version);
         if (e->failed && e->n_slots == 0)
             rows[n++] = (ig_mm_row){.name = e->name, .version = -1, .state = IG_STATE_UNAVAILABLE, .reason = e->reason};
+        /* A model-wide failure (config.pbtxt no longer parses) shows on the versions still serving. */
         for (int s = 0; s < e->n_slots; s++) {
             ig_mm_row *r = &rows[n++];
             *r = (ig_mm_row){.name = e->name, .version = e->slots[s].version, .state = e->slots[s].state,
-                             .reason = e->slots[s].reason, .s = e->slots[s].live ? &e->slots[s].live->s : NULL};
+                             .reason = e->slots[s].reason[0] || !e->failed ? e->slots[s].reason : e->reason,
+                             .s = e->slots[s].live ? &e->slots[s].live->s : NULL};
             snprintf(r->version_str, sizeof(r->version_str), "%lld", (long long)e->slots[s].version);
         }
     }
