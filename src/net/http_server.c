@@ -22,6 +22,8 @@ static const char *status_reason(int status)
         return "URI Too Long";
     case 431:
         return "Request Header Fields Too Large";
+    case 501:
+        return "Not Implemented";
     default:
         return "Error";
     }
@@ -119,9 +121,14 @@ static size_t copy_len(const char *s)
     return s ? strlen(s) + 1 : 1;
 }
 
+/* Fixed per-header limits (reliability anchor H1): many tiny headers or one huge line stay under
+ * the byte total but still cost a table entry or a line buffer each. */
+enum { max_header_count = 100, max_header_line = 8 << 10 };
+
 struct hdr_walk {
     ig_http_req *r;
     size_t bytes;
+    size_t longest; /* longest "name: value" line */
     int n;
     char *p;
 };
@@ -130,7 +137,9 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 {
     struct hdr_walk *w = cls;
     w->n++;
-    w->bytes += copy_len(k) + copy_len(v);
+    size_t line = copy_len(k) + copy_len(v);
+    w->bytes += line;
+    if (line > w->longest) w->longest = line;
     return MHD_YES;
 }
 
@@ -182,15 +191,59 @@ static int take_headers(ig_http_req *r, struct MHD_Connection *conn, const char 
     return 0;
 }
 
+struct frame_walk {
+    int n_cl, n_te;
+    const char *te;
+    bool malformed;
+};
+
+/* RFC 9110 token characters: a header name with a space or a control byte is not a header. */
+static bool is_tchar(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *k, size_t k_len,
+                                     const char *v, size_t v_len)
+{
+    struct frame_walk *f = cls;
+    if (!k_len || (v && memchr(v, '\0', v_len))) f->malformed = true; /* NUL: strlen would cut the value */
+    for (size_t i = 0; i < k_len; i++)
+        if (!is_tchar((unsigned char)k[i])) f->malformed = true;
+    if (!strcasecmp(k, "Content-Length")) f->n_cl++;
+    if (!strcasecmp(k, "Transfer-Encoding")) f->n_te++, f->te = v ? v : "";
+    return MHD_YES;
+}
+
+/* Message framing (anchor H3): one unambiguous way to find the end of the body, else 400 (501 for an
+ * unknown coding) and close. libmicrohttpd takes the first of two Content-Lengths and lets
+ * Transfer-Encoding win over Content-Length silently, which is how a proxy in front and this server
+ * could disagree on where the next request starts. */
+static int check_framing(struct MHD_Connection *conn, const char *version)
+{
+    struct frame_walk f = {0};
+    MHD_get_connection_values_n(conn, MHD_HEADER_KIND, count_framing, &f);
+    if (f.malformed || f.n_cl > 1 || f.n_te > 1 || (f.n_cl && f.n_te)) return 400;
+    if (f.te && version && !strcmp(version, "HTTP/1.0")) return 400;
+    if (f.te && strcasecmp(f.te, "chunked")) return 501;
+    return 0;
+}
+
 /* First call (headers only): limits that must answer before any body byte is read. */
-static int check_head(ig_http_req *r, struct MHD_Connection *conn)
+static int check_head(ig_http_req *r, struct MHD_Connection *conn, const char *version)
 {
     const ig_http_config *cfg = &r->srv->cfg;
     if (strlen(r->uri) > cfg->max_uri_bytes) return 414;
+    /* %00 decodes to a NUL that would cut the path short ("/v2/models/a%00/x" read as model a) */
+    if (strstr(r->uri, "%00")) return 400;
+    int fr = check_framing(conn, version);
+    if (fr) return fr;
     struct hdr_walk w = {.r = r};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &w);
     /* w.bytes counts a NUL after each name and value: "name: value" is one byte more per header */
     if (w.bytes + (size_t)w.n > cfg->max_header_bytes) return 431;
+    if (w.n > max_header_count || w.longest > max_header_line) return 431;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl) {
         char *end;
@@ -236,7 +289,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (r->state == IG__REQ_READING) {
         if (!r->block) { /* first call: headers complete, no body byte read yet */
-            int st = check_head(r, conn);
+            int st = check_head(r, conn, version);
             if (!st) st = take_headers(r, conn, method, url);
             if (st) return send_error(r, conn, st == 500 ? 413 : st);
             return MHD_YES; /* libmicrohttpd sends 100 Continue now if asked */
