@@ -194,7 +194,11 @@ int ig_cli_serve(int argc, char **argv)
     sigwait(&sigs, &sig);
     say("received %s: draining (up to %ld s)", sig == SIGTERM ? "SIGTERM" : "SIGINT", exit_timeout);
     ig_rest_set_draining(rest, true);
-    for (long waited_ms = 0; ig_rest_in_flight(rest) > 0 && waited_ms < exit_timeout * 1000; waited_ms += 10)
+    /* Keep answering for a short grace (503 with Connection: close) even when nothing is in flight, so
+     * clients between two keep-alive requests hear that the server is going rather than find the
+     * connection reset; then wait for what was accepted. */
+    long grace_ms = exit_timeout * 1000 < 500 ? exit_timeout * 1000 : 500, waited_ms = 0;
+    for (; (ig_rest_in_flight(rest) > 0 || waited_ms < grace_ms) && waited_ms < exit_timeout * 1000; waited_ms += 10)
         usleep(10 * 1000);
     long left = ig_rest_in_flight(rest);
     status = 0;

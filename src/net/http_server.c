@@ -565,6 +565,14 @@ void ig_http_server_stop(ig_http_server *srv, bool graceful)
         while (srv->active > 0)
             if (pthread_cond_timedwait(&srv->idle, &srv->lock, &dl) == ETIMEDOUT) break;
         pthread_mutex_unlock(&srv->lock);
+        /* Connections accepted just before the listener closed may not have sent their request yet:
+         * closing them now would reset a client in the middle of writing. Give them a moment to be
+         * answered (and closed, as replies say while draining). */
+        for (int waited = 0; waited < 250; waited += 5) {
+            const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+            if (!info || info->num_connections == 0) break;
+            usleep(5000);
+        }
     }
     MHD_stop_daemon(srv->daemon); /* closes every connection; completion marks open requests gone */
     srv->daemon = NULL;

@@ -72,11 +72,23 @@ static void access_log(ig_rest *r, ig_http_req *req, int status, size_t bytes_ou
     fflush(f);
 }
 
+/* Every reply of the inference port goes out here: while draining, each one also closes its
+ * connection, so keep-alive clients reconnect elsewhere instead of finding the socket gone. */
+static int send_reply(ig_rest *r, ig_http_req *req, int status, const ig_http_header *headers, int n_headers,
+                      const struct iovec *body, int n_parts)
+{
+    ig_http_header h[8];
+    int n = 0;
+    for (int i = 0; i < n_headers && n < 7; i++) h[n++] = headers[i];
+    if (atomic_load(&r->draining)) h[n++] = (ig_http_header){"Connection", "close"};
+    return ig_http_reply(req, status, h, n, body, n_parts);
+}
+
 static void reply_json(ig_rest *r, ig_http_req *req, int status, char *json, size_t len, uint64_t t0)
 {
     ig_http_header h[] = {{"Content-Type", "application/json"}};
     struct iovec body = {json, len};
-    ig_http_reply(req, status, h, 1, &body, json ? 1 : 0);
+    send_reply(r, req, status, h, 1, &body, json ? 1 : 0);
     access_log(r, req, status, len, t0, NULL, NULL, NULL);
     free(json);
 }
@@ -91,7 +103,7 @@ static void reply_error(ig_rest *r, ig_http_req *req, int status, const char *ms
 /* Health answers carry no body, as Triton's: clients read the status only. */
 static void reply_empty(ig_rest *r, ig_http_req *req, int status, uint64_t t0)
 {
-    ig_http_reply(req, status, NULL, 0, NULL, 0);
+    send_reply(r, req, status, NULL, 0, NULL, 0);
     access_log(r, req, status, 0, t0, NULL, NULL, NULL);
 }
 
@@ -128,7 +140,7 @@ static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx
         char *json = ig_oip_error_json(resp->error, &len);
         ig_http_header h[] = {{"Content-Type", "application/json"}, {"Retry-After", "1"}};
         struct iovec body = {json, json ? len : 0};
-        ig_http_reply(c->http, http, h, http == 503 ? 2 : 1, &body, json ? 1 : 0);
+        send_reply(c->rest, c->http, http, h, http == 503 ? 2 : 1, &body, json ? 1 : 0);
         free(json);
         finish(c, http, json ? len : 0);
         return;
@@ -139,7 +151,7 @@ static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx
         size_t len;
         char *json = ig_oip_error_json(err.msg, &len);
         struct iovec body = {json, json ? len : 0};
-        ig_http_reply(c->http, 500, (ig_http_header[]){{"Content-Type", "application/json"}}, 1, &body,
+        send_reply(c->rest, c->http, 500, (ig_http_header[]){{"Content-Type", "application/json"}}, 1, &body,
                       json ? 1 : 0);
         free(json);
         finish(c, 500, 0);
@@ -162,7 +174,7 @@ static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx
     for (int i = 0; i < out.n_parts && fits; i++)
         iov[n++] = (struct iovec){(void *)out.parts[i].ptr, out.parts[i].len};
     if (fits) {
-        ig_http_reply(c->http, 200, h, nh, iov, n);
+        send_reply(c->rest, c->http, 200, h, nh, iov, n);
     } else {
         /* More outputs than iovecs: one contiguous copy. */
         size_t total = out.json_len + out.binary_len;
@@ -174,7 +186,7 @@ static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx
                 memcpy(flat + o, out.parts[i].ptr, out.parts[i].len), o += out.parts[i].len;
         }
         struct iovec one = {flat, total};
-        ig_http_reply(c->http, flat ? 200 : 500, h, nh, &one, flat ? 1 : 0);
+        send_reply(c->rest, c->http, flat ? 200 : 500, h, nh, &one, flat ? 1 : 0);
         free(flat);
     }
     size_t bytes = out.json_len + out.binary_len;
