@@ -1,8 +1,9 @@
-/* infergate serve: the Open Inference Protocol over REST for a Triton-style model repository.
+/* infergate serve: the Open Inference Protocol over REST and gRPC for a Triton-style model repository.
  * Start-up loads the repository, then the main thread waits for SIGTERM/SIGINT: readiness turns 503,
  * new inference requests are refused, accepted ones finish (up to --exit-timeout-secs), exit 0. */
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,15 +11,17 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "net/grpc_server.h"
 #include "net/rest_api.h"
 #include "policy/cache.h"
 
 static const char usage[] =
-    "usage: infergate serve --model-repository DIR [--http-port 8000] [--metrics-port 8002]\n"
+    "usage: infergate serve --model-repository DIR [--http-port 8000] [--grpc-port 8001] [--metrics-port 8002]\n"
     "    [--http-address 0.0.0.0] [--http-thread-count 2]\n"
     "    [--model-control-mode none|poll|explicit] [--repository-poll-secs 15] [--load-model NAME]...\n"
     "    [--strict-readiness true|false] [--exit-timeout-secs 30] [--log-format text|json]\n"
-    "    [--cache-size-bytes N] [--max-body-bytes 67108864] [--threads N]\n";
+    "    [--cache-size-bytes N] [--max-body-bytes 67108864] [--threads N]\n"
+    "    [--grpc-max-message-bytes 67108864] [--grpc-thread-count 2]   (--grpc-port -1: no gRPC)\n";
 
 static bool json_log;
 
@@ -66,10 +69,16 @@ static void log_model(const ig_mm_row *rows, int n, void *ctx)
             rows[i].reason ? rows[i].reason : "");
 }
 
+/* Requests accepted on either protocol and not yet answered. */
+static long in_flight(ig_rest *rest, ig_grpc_server *grpc)
+{
+    return ig_rest_in_flight(rest) + (grpc ? ig_grpc_server_in_flight(grpc) : 0);
+}
+
 int ig_cli_serve(int argc, char **argv)
 {
     const char *repo = NULL, *address = NULL, *control = "none";
-    long http_port = 8000, metrics_port = 8002, poll_secs = 15, exit_timeout = 30, io_threads = 2,
+    long http_port = 8000, metrics_port = 8002, grpc_port = 8001, grpc_threads = 2, grpc_max_msg = 64l << 20, poll_secs = 15, exit_timeout = 30, io_threads = 2,
          threads = 0;
     long long cache_bytes = 0, max_body = 64ll << 20;
     bool strict = true;
@@ -88,6 +97,12 @@ int ig_cli_serve(int argc, char **argv)
             address = v;
         } else if (!strcmp(a, "--http-port") && has) {
             if (!ig_cli_parse_int("serve", a, v, 0, 65535, &http_port)) goto done;
+        } else if (!strcmp(a, "--grpc-port") && has) {
+            if (!ig_cli_parse_int("serve", a, v, -1, 65535, &grpc_port)) goto done;
+        } else if (!strcmp(a, "--grpc-thread-count") && has) {
+            if (!ig_cli_parse_int("serve", a, v, 1, 16, &grpc_threads)) goto done;
+        } else if (!strcmp(a, "--grpc-max-message-bytes") && has) {
+            if (!ig_cli_parse_int("serve", a, v, 1024, INT32_MAX, &grpc_max_msg)) goto done;
         } else if (!strcmp(a, "--metrics-port") && has) {
             if (!ig_cli_parse_int("serve", a, v, 0, 65535, &metrics_port)) goto done;
         } else if (!strcmp(a, "--http-thread-count") && has) {
@@ -156,6 +171,7 @@ int ig_cli_serve(int argc, char **argv)
     ig_error err = {0};
     ig_serving sv = {0};
     ig_rest *rest = NULL;
+    ig_grpc_server *grpc = NULL;
     ig_http_server *http = NULL, *metrics = NULL;
     if (ig_mm_create(&mo, &sv.mm, &err)) {
         ig_cli_fail("serve", 1, "%s", err.msg);
@@ -186,21 +202,33 @@ int ig_cli_serve(int argc, char **argv)
         ig_cli_fail("serve", 1, "%s", err.msg);
         goto stop;
     }
+    ig_grpc_options go = {.bind_address = address,
+                          .port = (int)grpc_port,
+                          .threads = (int)grpc_threads,
+                          .max_message_bytes = (size_t)grpc_max_msg,
+                          .strict_readiness = strict,
+                          .explicit_control = mo.mode == IG_CONTROL_EXPLICIT};
+    if (grpc_port >= 0 && ig_grpc_server_start(&sv, &go, &grpc, &err)) {
+        ig_cli_fail("serve", 1, "%s", err.msg);
+        goto stop;
+    }
     say("serving the Open Inference Protocol on %s:%d, metrics on %s:%d/metrics",
         address ? address : "0.0.0.0", ig_http_server_port(http), address ? address : "0.0.0.0",
         ig_http_server_port(metrics));
+    if (grpc) say("serving gRPC on %s:%d", address ? address : "0.0.0.0", ig_grpc_server_port(grpc));
 
     int sig = 0;
     sigwait(&sigs, &sig);
     say("received %s: draining (up to %ld s)", sig == SIGTERM ? "SIGTERM" : "SIGINT", exit_timeout);
     ig_rest_set_draining(rest, true);
+    if (grpc) ig_grpc_server_set_draining(grpc, true);
     /* Keep answering for a short grace (503 with Connection: close) even when nothing is in flight, so
      * clients between two keep-alive requests hear that the server is going rather than find the
      * connection reset; then wait for what was accepted. */
     long grace_ms = exit_timeout * 1000 < 500 ? exit_timeout * 1000 : 500, waited_ms = 0;
-    for (; (ig_rest_in_flight(rest) > 0 || waited_ms < grace_ms) && waited_ms < exit_timeout * 1000; waited_ms += 10)
+    for (; (in_flight(rest, grpc) > 0 || waited_ms < grace_ms) && waited_ms < exit_timeout * 1000; waited_ms += 10)
         usleep(10 * 1000);
-    long left = ig_rest_in_flight(rest);
+    long left = in_flight(rest, grpc);
     status = 0;
     if (left) {
         /* The timeout bounds shutdown: what is still queued or running is abandoned with the process. */
@@ -214,7 +242,10 @@ stop:
     if (metrics) ig_http_server_stop(metrics, false);
     ig_http_server_destroy(http);
     ig_http_server_destroy(metrics);
+    /* gRPC stops taking calls before the schedulers drain, and is freed after their last replies. */
+    ig_grpc_server_shutdown(grpc);
     ig_mm_free(sv.mm);
+    ig_grpc_server_destroy(grpc);
     ig_cache_free(sv.cache);
     ig_rest_free(rest);
     if (!status) say("stopped");
