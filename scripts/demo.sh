@@ -28,8 +28,8 @@ $bin perf examples/models/tiny_cnn/1/model.onnx --batch 8 --iterations 200
 
 echo "== serve: the same models over the Open Inference Protocol (REST)"
 free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-port=$(free_port) mport=$(free_port)
-$bin serve --model-repository examples/models --http-port "$port" --metrics-port "$mport" &
+port=$(free_port) mport=$(free_port) gport=$(free_port)
+$bin serve --model-repository examples/models --http-port "$port" --metrics-port "$mport" --grpc-port "$gport" &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; rm -rf "$out"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/v2/health/ready" >/dev/null && break; sleep 0.1; done

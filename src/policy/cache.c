@@ -28,7 +28,8 @@ struct ig_cache {
     size_t max_bytes, bytes, n;
     ig_cache_entry **table;
     size_t table_size;                        /* a power of two */
-    ig_cache_entry lru;                       /* sentinel: lru.next is the most recent, lru.prev the least */
+    ig_cache_entry *lru; /* sentinel (allocated: the entry type ends in a flexible array): lru->next is the
+                            most recent, lru->prev the least */
     uint64_t evictions, insertions, rejected; /* under mu */
     atomic_uint_fast64_t hits, misses, collisions;
 };
@@ -183,13 +184,15 @@ ig_cache *ig_cache_create(size_t max_bytes)
     if (!c) return NULL;
     c->table_size = 64;
     c->table = calloc(c->table_size, sizeof(*c->table));
-    if (!c->table || pthread_mutex_init(&c->mu, NULL)) {
+    c->lru = calloc(1, sizeof(*c->lru));
+    if (!c->table || !c->lru || pthread_mutex_init(&c->mu, NULL)) {
         free(c->table);
+        free(c->lru);
         free(c);
         return NULL;
     }
     c->max_bytes = max_bytes;
-    c->lru.next = c->lru.prev = &c->lru;
+    c->lru->next = c->lru->prev = c->lru;
     return c;
 }
 
@@ -208,10 +211,10 @@ static void locked_to_front(ig_cache *c, ig_cache_entry *e)
 {
     e->prev->next = e->next;
     e->next->prev = e->prev;
-    e->next = c->lru.next;
-    e->prev = &c->lru;
-    c->lru.next->prev = e;
-    c->lru.next = e;
+    e->next = c->lru->next;
+    e->prev = c->lru;
+    c->lru->next->prev = e;
+    c->lru->next = e;
 }
 
 static ig_cache_entry *locked_find(ig_cache *c, uint64_t lo, uint64_t hi)
@@ -302,15 +305,15 @@ int ig_cache_put(ig_cache *c, const ig_cache_key *k, const void *value, size_t l
     size_t slot = e->hash_lo & (c->table_size - 1);
     e->chain = c->table[slot];
     c->table[slot] = e;
-    e->next = c->lru.next;
-    e->prev = &c->lru;
-    c->lru.next->prev = e;
-    c->lru.next = e;
+    e->next = c->lru->next;
+    e->prev = c->lru;
+    c->lru->next->prev = e;
+    c->lru->next = e;
     c->bytes += e->charge;
     c->n++;
     c->insertions++;
     while (c->bytes > c->max_bytes) { /* e itself fits, so this stops before reaching it */
-        ig_cache_entry *lru = c->lru.prev;
+        ig_cache_entry *lru = c->lru->prev;
         locked_unlink(c, lru);
         lru->chain = victims;
         victims = lru;
@@ -330,13 +333,13 @@ void ig_cache_clear(ig_cache *c)
 {
     if (!c) return;
     pthread_mutex_lock(&c->mu);
-    ig_cache_entry *all = c->lru.next;
-    c->lru.prev->next = NULL; /* detach the list whole */
-    c->lru.next = c->lru.prev = &c->lru;
+    ig_cache_entry *all = c->lru->next;
+    c->lru->prev->next = NULL; /* detach the list whole */
+    c->lru->next = c->lru->prev = c->lru;
     memset(c->table, 0, c->table_size * sizeof(*c->table));
     c->bytes = c->n = 0;
     pthread_mutex_unlock(&c->mu);
-    while (all && all != &c->lru) {
+    while (all && all != c->lru) {
         ig_cache_entry *next = all->next;
         ig_cache_entry_release(all);
         all = next;
@@ -349,6 +352,7 @@ void ig_cache_free(ig_cache *c)
     ig_cache_clear(c);
     pthread_mutex_destroy(&c->mu);
     free(c->table);
+    free(c->lru);
     free(c);
 }
 
