@@ -72,11 +72,24 @@ static void access_log(ig_rest *r, ig_http_req *req, int status, size_t bytes_ou
     fflush(f);
 }
 
-/* Every reply of the inference port goes out here: while draining, each one also closes its
- * connection, so keep-alive clients reconnect elsewhere instead of finding the socket gone. */
+typedef struct call {
+    ig_rest *rest;
+    ig_http_req *http;
+    ig_infer_request *req;
+    char version[24];
+    uint64_t t0;
+} call;
+
+/* Every reply of the inference port goes out here. It is logged first: once replied, the request
+ * may be gone. While draining, each reply also closes its connection, so keep-alive clients
+ * reconnect elsewhere instead of finding the socket gone. c is the inference call, or NULL. */
 static int send_reply(ig_rest *r, ig_http_req *req, int status, const ig_http_header *headers, int n_headers,
-                      const struct iovec *body, int n_parts)
+                      const struct iovec *body, int n_parts, uint64_t t0, const call *c)
 {
+    size_t bytes = 0;
+    for (int i = 0; i < n_parts; i++) bytes += body[i].iov_len;
+    access_log(r, req, status, bytes, t0, c ? c->req->model_name : NULL, c ? c->version : NULL,
+               c ? c->req->id : NULL);
     ig_http_header h[8];
     int n = 0;
     for (int i = 0; i < n_headers && n < 7; i++) h[n++] = headers[i];
@@ -88,8 +101,7 @@ static void reply_json(ig_rest *r, ig_http_req *req, int status, char *json, siz
 {
     ig_http_header h[] = {{"Content-Type", "application/json"}};
     struct iovec body = {json, len};
-    send_reply(r, req, status, h, 1, &body, json ? 1 : 0);
-    access_log(r, req, status, len, t0, NULL, NULL, NULL);
+    send_reply(r, req, status, h, 1, &body, json ? 1 : 0, t0, NULL);
     free(json);
 }
 
@@ -103,19 +115,10 @@ static void reply_error(ig_rest *r, ig_http_req *req, int status, const char *ms
 /* Health answers carry no body, as Triton's: clients read the status only. */
 static void reply_empty(ig_rest *r, ig_http_req *req, int status, uint64_t t0)
 {
-    send_reply(r, req, status, NULL, 0, NULL, 0);
-    access_log(r, req, status, 0, t0, NULL, NULL, NULL);
+    send_reply(r, req, status, NULL, 0, NULL, 0, t0, NULL);
 }
 
 /* ---- inference ---- */
-
-typedef struct call {
-    ig_rest *rest;
-    ig_http_req *http;
-    ig_infer_request *req;
-    char version[24];
-    uint64_t t0;
-} call;
 
 static void client_gone(ig_http_req *http, void *arg)
 {
@@ -124,9 +127,9 @@ static void client_gone(ig_http_req *http, void *arg)
     (void)http;
 }
 
-static void finish(call *c, int status, size_t bytes_out)
+/* After the reply: the call is over. */
+static void finish(call *c)
 {
-    access_log(c->rest, c->http, status, bytes_out, c->t0, c->req->model_name, c->version, c->req->id);
     atomic_fetch_sub(&c->rest->in_flight, 1);
     ig_arena_free(c->req->arena);
 }
@@ -140,9 +143,9 @@ static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx
         char *json = ig_oip_error_json(resp->error, &len);
         ig_http_header h[] = {{"Content-Type", "application/json"}, {"Retry-After", "1"}};
         struct iovec body = {json, json ? len : 0};
-        send_reply(c->rest, c->http, http, h, http == 503 ? 2 : 1, &body, json ? 1 : 0);
+        send_reply(c->rest, c->http, http, h, http == 503 ? 2 : 1, &body, json ? 1 : 0, c->t0, c);
         free(json);
-        finish(c, http, json ? len : 0);
+        finish(c);
         return;
     }
     ig_oip_body out = {0};
@@ -152,9 +155,9 @@ static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx
         char *json = ig_oip_error_json(err.msg, &len);
         struct iovec body = {json, json ? len : 0};
         send_reply(c->rest, c->http, 500, (ig_http_header[]){{"Content-Type", "application/json"}}, 1, &body,
-                      json ? 1 : 0);
+                   json ? 1 : 0, c->t0, c);
         free(json);
-        finish(c, 500, 0);
+        finish(c);
         return;
     }
     enum { max_parts = 64 };
@@ -174,7 +177,7 @@ static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx
     for (int i = 0; i < out.n_parts && fits; i++)
         iov[n++] = (struct iovec){(void *)out.parts[i].ptr, out.parts[i].len};
     if (fits) {
-        send_reply(c->rest, c->http, 200, h, nh, iov, n);
+        send_reply(c->rest, c->http, 200, h, nh, iov, n, c->t0, c);
     } else {
         /* More outputs than iovecs: one contiguous copy. */
         size_t total = out.json_len + out.binary_len;
@@ -186,12 +189,11 @@ static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx
                 memcpy(flat + o, out.parts[i].ptr, out.parts[i].len), o += out.parts[i].len;
         }
         struct iovec one = {flat, total};
-        send_reply(c->rest, c->http, flat ? 200 : 500, h, nh, &one, flat ? 1 : 0);
+        send_reply(c->rest, c->http, flat ? 200 : 500, h, nh, &one, flat ? 1 : 0, c->t0, c);
         free(flat);
     }
-    size_t bytes = out.json_len + out.binary_len;
     ig_oip_body_free(&out);
-    finish(c, 200, bytes);
+    finish(c);
 }
 
 /* A raw binary request (Inference-Header-Content-Length: 0) is the body of the model's one input. */
