@@ -15,18 +15,18 @@
 #   json      build/bench/ig_json_bench, and `infergate bench --json` posting a 1x3x224x224 FP32 JSON
 #             request to a GlobalAveragePool model (bench/make_pool_model.py), 2 connections.
 #   footprint idle VmRSS with an empty repository; exec -> /v2/health/ready with ResNet-18 (5 starts).
-# Needs: build/ (RelWithDebInfo), bench/models/resnet18.onnx or /work/main's, nginx, wrk, node,
-# onnxruntime-node (ORT_NODE_MODULES, default /work/main/bench/ort-node/node_modules), /usr/bin/python3
+# Needs: build/ (RelWithDebInfo), bench/models/resnet18.onnx (bench/make_models.py), nginx, wrk, node,
+# onnxruntime-node (ORT_NODE_MODULES, default bench/ort-node/node_modules as bench/engine_vs_ort.sh installs it),
+# the peer scripts of ../shared/bench (SHARED), /usr/bin/python3
 # with torch (pool model). Servers are private, on 127.0.0.1 ports from $PORT (default 18500), and are
 # stopped by pid on exit. Output: RESULT lines per run, MEDIAN lines at the end.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 IG=${IG:-$ROOT/build/infergate}
-SHARED=${SHARED:-/work/shared/bench}
-ORT_NODE_MODULES=${ORT_NODE_MODULES:-/work/main/bench/ort-node/node_modules}
+SHARED=${SHARED:-$ROOT/../shared/bench}
+ORT_NODE_MODULES=${ORT_NODE_MODULES:-$ROOT/bench/ort-node/node_modules}
 RESNET=${RESNET:-$ROOT/bench/models/resnet18.onnx}
-[ -f "$RESNET" ] || RESNET=/work/main/bench/models/resnet18.onnx
 ROUNDS=3 DUR=10 IOT=2 ONLY=http,resnet,json,footprint
 while [ $# -gt 0 ]; do
   case $1 in
