@@ -31,7 +31,7 @@ free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("
 port=$(free_port) mport=$(free_port) gport=$(free_port)
 $bin serve --model-repository examples/models --http-port "$port" --metrics-port "$mport" --grpc-port "$gport" &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; rm -rf "$out"' EXIT
+trap 'kill -TERM $pid 2>/dev/null || true; rm -rf "$out"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/v2/health/ready" >/dev/null && break; sleep 0.1; done
 curl -s -X POST "http://127.0.0.1:$port/v2/models/iris_mlp/infer" \
   -d '{"inputs":[{"name":"features","shape":[1,4],"datatype":"FP32","data":[5.1,3.5,1.4,0.2]}]}'
