@@ -462,8 +462,17 @@ static bool layout_aware(const fuse_ctx *c, const ig_node *n, int in, bool *out_
 static int set_layout(fuse_ctx *c)
 {
     ig_graph *g = c->g;
-    bool *nhwc = calloc((size_t)g->n_values + 1, sizeof(bool));
+    int *nhwc = calloc((size_t)g->n_values + 1, sizeof(int));
     if (!nhwc) return IG_ENOMEM;
+    /* Networks of depthwise convolutions run faster on blocked activations at large batches (the
+     * kernels decide by shape, flag 2); dense ones such as ResNet stay channels-last. */
+    int flag = 1;
+    for (int n = 0; n < g->n_nodes && flag == 1; n++) {
+        const ig_node *nd = &g->nodes[n];
+        if (c->dead[n] || !(is_op(nd, "Conv") || !strcmp(nd->op_type, "FusedConv"))) continue;
+        ig_tensor *w = nd->n_inputs > 1 ? cf32(c, nd->inputs[1]) : NULL;
+        if (w && w->ndim == 4 && w->dims[1] == 1 && ig_node_attr_int(nd, "group", 1) > 1) flag = 2;
+    }
     for (int n = 0; n < g->n_nodes; n++) {
         if (c->dead[n]) continue;
         const ig_node *nd = &g->nodes[n];
@@ -477,7 +486,7 @@ static int set_layout(fuse_ctx *c)
             for (int i = 0; i < cn->n_inputs && all; i++)
                 if (cn->inputs[i] == v && !layout_aware(c, cn, i, &out_ok)) all = false;
         }
-        nhwc[v] = all;
+        nhwc[v] = all ? flag : 0;
     }
     static const char *const renames[][2] = {{"Conv", "FusedConv"},
                                              {"MaxPool", "FusedMaxPool"},
@@ -498,7 +507,7 @@ static int set_layout(fuse_ctx *c)
             return IG_ENOMEM;
         }
         memcpy(at, nd->attrs, sizeof(ig_attr) * na);
-        for (int i = 0; i < nd->n_inputs; i++) fl[i] = nd->inputs[i] >= 0 && nhwc[nd->inputs[i]];
+        for (int i = 0; i < nd->n_inputs; i++) fl[i] = nd->inputs[i] >= 0 ? nhwc[nd->inputs[i]] : 0;
         at[na] = (ig_attr){.name = "nhwc_in", .type = IG_ATTR_INTS, .n = nd->n_inputs, .ints = fl};
         at[na + 1] = (ig_attr){.name = "nhwc_out", .type = IG_ATTR_INT, .i = nhwc[nd->outputs[0]]};
         nd->attrs = at;

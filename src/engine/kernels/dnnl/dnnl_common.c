@@ -97,20 +97,31 @@ void ig__dnnl_md_nhwc(dnnl_memory_desc_t *md, int ndim, const int64_t *dims)
     ig__dnnl_md_strided(md, ndim, dims, st);
 }
 
-bool ig__dnnl_nhwc_in(const ig_node *n, int i)
+int ig__dnnl_nhwc_in(const ig_node *n, int i)
 {
     int cnt = 0;
     const int64_t *f = ig_node_attr_ints(n, "nhwc_in", &cnt);
-    return f && i < cnt && f[i] != 0;
+    return f && i < cnt ? (int)f[i] : 0;
 }
 
-bool ig__dnnl_nhwc_out(const ig_node *n)
+int ig__dnnl_nhwc_out(const ig_node *n)
 {
-    return ig_node_attr_int(n, "nhwc_out", 0) != 0;
+    return (int)ig_node_attr_int(n, "nhwc_out", 0);
 }
 
-void ig__dnnl_md_user(dnnl_memory_desc_t *md, bool nhwc, int ndim, const int64_t *dims)
+/* Layout 2 marks a value the fusion pass allows in blocked form (graphs with depthwise
+ * convolutions): at large batches their activations overflow the cache and nChw8c runs the
+ * 1x1 + depthwise chain about a third faster than channels-last. The choice depends on the shape
+ * only, so a value's producer and consumers agree on it. */
+void ig__dnnl_md_user(dnnl_memory_desc_t *md, int layout, int ndim, const int64_t *dims)
 {
+    if (layout == 2 && ndim == 4 && dims[0] >= 8 && dims[1] % 8 == 0) {
+        dnnl_dims_t d = {dims[0], dims[1], dims[2], dims[3]};
+        memset(md, 0, sizeof(*md));
+        dnnl_memory_desc_init_by_tag(md, 4, d, dnnl_f32, dnnl_nChw8c);
+        return;
+    }
+    bool nhwc = layout != 0;
     if (nhwc)
         ig__dnnl_md_nhwc(md, ndim, dims);
     else

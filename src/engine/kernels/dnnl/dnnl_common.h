@@ -23,11 +23,13 @@ void ig__dnnl_md_strided(dnnl_memory_desc_t *md, int ndim, const int64_t *dims, 
 /* Channels-last f32 descriptor of logical NC[D]HW dims: the layout the fusion pass lets dnnl nodes
  * exchange (attributes nhwc_in, one flag per input, and nhwc_out). */
 void ig__dnnl_md_nhwc(dnnl_memory_desc_t *md, int ndim, const int64_t *dims);
-/* Whether input i / the output of the step's node is channels-last. */
-bool ig__dnnl_nhwc_in(const ig_node *n, int i);
-bool ig__dnnl_nhwc_out(const ig_node *n);
-/* User descriptor: channels-last when flagged, else row-major. */
-void ig__dnnl_md_user(dnnl_memory_desc_t *md, bool nhwc, int ndim, const int64_t *dims);
+/* Layout flag of input i / the output of the step's node: 0 row-major, 1 channels-last, 2 channels-last
+ * or blocked (see ig__dnnl_md_user). */
+int ig__dnnl_nhwc_in(const ig_node *n, int i);
+int ig__dnnl_nhwc_out(const ig_node *n);
+/* User descriptor of a value with that layout flag: row-major, channels-last, or for flag 2 at
+ * batch >= 8 with channels a multiple of 8, nChw8c. */
+void ig__dnnl_md_user(dnnl_memory_desc_t *md, int layout, int ndim, const int64_t *dims);
 
 /* f32 descriptor letting the primitive choose the layout. */
 void ig__dnnl_md_any(dnnl_memory_desc_t *md, int ndim, const int64_t *dims);

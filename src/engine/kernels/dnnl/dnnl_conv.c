@@ -102,7 +102,7 @@ int ig__dnnl_conv_plan(ig_kstep *s, ig_error *err)
         }
         st->sum_input[i] = next_in++;
         /* dnnl supports one accumulating sum; further or broadcast residuals become binary adds */
-        bool r_nhwc = ig__dnnl_nhwc_in(s->node, st->sum_input[i]);
+        int r_nhwc = ig__dnnl_nhwc_in(s->node, st->sum_input[i]);
         if (!same_shape(r, nd, od) || j > 0) {
             if (r_nhwc) {
                 free(st);
@@ -167,6 +167,22 @@ int ig__dnnl_conv_plan(ig_kstep *s, ig_error *err)
         if (attr) dnnl_primitive_attr_destroy(attr);
         free(st);
         return IG_EUNSUPPORTED;
+    }
+    /* mixed neighbour layouts (blocked on one side, channels-last on the other) have no fast
+     * kernel: let the primitive pick its own and reorder at the boundary instead */
+    const char *impl = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl &&
+        !strncmp(impl, "ref", 3)) {
+        dnnl_primitive_desc_t pd2 = NULL;
+        ig__dnnl_md_any(&src_a, nd, x->dims);
+        ig__dnnl_md_any(&dst_a, nd, od);
+        if (dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                                       &src_a, &wei_a, b ? &st->bias_m : NULL, &dst_a,
+                                                       strides, dil, pl, pr) == dnnl_success &&
+            dnnl_primitive_desc_create(&pd2, &cd, attr, ig__dnnl_engine(), NULL) == dnnl_success) {
+            dnnl_primitive_desc_destroy(pd);
+            pd = pd2;
+        }
     }
     dnnl_primitive_attr_destroy(attr);
     st->src_m = *dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);

@@ -65,10 +65,13 @@ static int pool_common(ig_kstep *s, ig_error *err, dnnl_alg_kind_t alg, bool glo
     if (!st) return ig_kstep_fail(s, err, IG_ENOMEM, "out of memory");
     /* With a 1x1 output (global pooling) channels-last and plain are the same bytes: say channels-last
      * so that oneDNN keeps one layout and picks its vectorised kernel instead of the reference one. */
-    bool in_nhwc = ig__dnnl_nhwc_in(s->node, 0), out_1x1 = true;
+    int in_nhwc = ig__dnnl_nhwc_in(s->node, 0);
+    bool out_1x1 = true;
     for (int i = 0; i < ns; i++) out_1x1 = out_1x1 && od[2 + i] == 1;
     ig__dnnl_md_user(&st->src, in_nhwc, nd, x->dims);
-    ig__dnnl_md_user(&st->dst, ig__dnnl_nhwc_out(s->node) || (in_nhwc && out_1x1), nd, od);
+    int out_l = ig__dnnl_nhwc_out(s->node);
+    if (!out_l && in_nhwc && out_1x1) out_l = in_nhwc;
+    ig__dnnl_md_user(&st->dst, out_l, nd, od);
     dnnl_dims_t str, ker, dil, pl, pr;
     for (int i = 0; i < ns; i++) {
         str[i] = w.s[i], ker[i] = w.k[i], dil[i] = w.d[i] - 1, pl[i] = w.pl[i], pr[i] = w.pr[i];
