@@ -14,12 +14,15 @@
 #define MAX_CONCURRENCY 10000
 
 static const char usage[] =
-    "usage: infergate bench --url http://HOST:PORT --model M [--version V] [--protocol http]\n"
+    "usage: infergate bench --url http://HOST:PORT --model M [--version V] [--protocol http|grpc]\n"
     "                       [--concurrency 1,8,64 | START:END[:STEP]] [--duration S] [--warmup S]\n"
     "                       [--batch N] [--binary | --json] [--input-data FILE.json|FILE.npy]\n"
     "                       [--shape NAME=d0,d1,...]... [--threads N] [--json-report]\n"
+    "                       [--streaming]   (grpc: --url [grpc://]HOST:PORT, random data only)\n"
     "Each level keeps C requests outstanding on C keep-alive connections for --duration seconds\n"
-    "(default 10) after --warmup seconds (default 1). Exit status 1 when any request failed.\n";
+    "(default 10) after --warmup seconds (default 1). Exit status 1 when any request failed.\n"
+    "gRPC: C unary ModelInfer calls outstanding on one channel per thread, or with --streaming C\n"
+    "requests in flight on one ModelStreamInfer stream per thread.\n";
 
 static bool parse_seconds(const char *opt, const char *text, double min, double *out)
 {
@@ -89,7 +92,7 @@ int ig_cli_bench(int argc, char **argv)
     ig__bench_body_opts bo = {.batch = 1};
     double duration = 10, warmup = 1;
     long threads = 1;
-    bool json_report = false;
+    bool json_report = false, streaming = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -101,6 +104,9 @@ int ig_cli_bench(int argc, char **argv)
             continue;
         } else if (!strcmp(a, "--json")) {
             bo.json = true;
+            continue;
+        } else if (!strcmp(a, "--streaming")) {
+            streaming = true;
             continue;
         } else if (!strcmp(a, "--json-report")) {
             json_report = true;
@@ -144,8 +150,10 @@ int ig_cli_bench(int argc, char **argv)
         fputs(usage, stderr);
         return ig_cli_fail("bench", 2, "--url and --model are required");
     }
-    if (strcmp(protocol, "http"))
-        return ig_cli_fail("bench", 2, "--protocol %s: only http is supported", protocol);
+    bool grpc = !strcmp(protocol, "grpc");
+    if (!grpc && strcmp(protocol, "http"))
+        return ig_cli_fail("bench", 2, "--protocol %s: expected http or grpc", protocol);
+    if (streaming && !grpc) return ig_cli_fail("bench", 2, "--streaming needs --protocol grpc");
     int levels[MAX_LEVELS];
     int n_levels = parse_levels(conc, levels);
     if (n_levels < 0)
@@ -155,23 +163,32 @@ int ig_cli_bench(int argc, char **argv)
 
     ig_error err = {0};
     ig__bench_target t;
-    if (ig__bench_target_parse(url, &t, &err)) return ig_cli_fail("bench", 2, "%s", err.msg);
     FILE *info = json_report ? stderr : stdout;
     ig__bench_req *reqs = NULL;
     int n_reqs = 0;
-    if (ig__bench_build_requests(&t, &bo, info, &reqs, &n_reqs, &err))
-        return ig_cli_fail("bench", 1, "%s", err.msg);
+    ig__bench_grpc *g = NULL;
+    if (grpc) {
+        int rc = ig__bench_grpc_setup(url, &bo, info, &g, &err);
+        if (rc)
+            return ig_cli_fail("bench", rc == IG_EINVAL && (bo.json || bo.input_data) ? 2 : 1, "%s", err.msg);
+    } else {
+        if (ig__bench_target_parse(url, &t, &err)) return ig_cli_fail("bench", 2, "%s", err.msg);
+        if (ig__bench_build_requests(&t, &bo, info, &reqs, &n_reqs, &err))
+            return ig_cli_fail("bench", 1, "%s", err.msg);
+    }
 
     ig__bench_level *res = calloc((size_t)n_levels, sizeof(*res));
     if (!res) {
         ig__bench_reqs_free(reqs, n_reqs);
+        ig__bench_grpc_free(g);
         return ig_cli_fail("bench", 1, "out of memory");
     }
     int status = 0;
     for (int l = 0; l < n_levels; l++) {
         ig__bench_load_opts lo = {
             .concurrency = levels[l], .threads = (int)threads, .warmup_s = warmup, .duration_s = duration};
-        if (ig__bench_run_level(&t, reqs, n_reqs, &lo, &res[l], &err)) {
+        if (grpc ? ig__bench_grpc_run_level(g, &lo, streaming, &res[l], &err)
+                 : ig__bench_run_level(&t, reqs, n_reqs, &lo, &res[l], &err)) {
             status = ig_cli_fail("bench", 1, "concurrency %d: %s", levels[l], err.msg);
             n_levels = l;
             break;
@@ -189,11 +206,12 @@ int ig_cli_bench(int argc, char **argv)
         printf("    p99 latency: %.0f usec\n", us(ig__bench_hist_quantile(&r->hist, 0.99)));
         printf("    Errors: %llu", (unsigned long long)r->errors);
         if (r->errors)
-            printf(" (HTTP status %llu, connection %llu, protocol %llu)",
+            printf(grpc ? " (gRPC status %llu, connection %llu, protocol %llu)"
+                        : " (HTTP status %llu, connection %llu, protocol %llu)",
                    (unsigned long long)r->status_errors, (unsigned long long)r->conn_errors,
                    (unsigned long long)r->proto_errors);
         printf("\n");
-        if (r->last_status) printf("    Last error status: HTTP %d\n", r->last_status);
+        if (r->last_status) printf("    Last error status: %s %d\n", grpc ? "gRPC" : "HTTP", r->last_status);
         if (r->last_error[0]) printf("    Last error: %s\n", r->last_error);
         fflush(stdout);
     }
@@ -202,8 +220,12 @@ int ig_cli_bench(int argc, char **argv)
         put_json_str(url);
         printf(",\"model\":");
         put_json_str(bo.model);
-        printf(",\"batch\":%ld,\"duration_s\":%g,\"warmup_s\":%g,\"data\":\"%s\",\"levels\":[", bo.batch,
-               duration, warmup, bo.json ? "json" : "binary");
+        printf(",\"protocol\":\"%s\",\"batch\":%ld,\"duration_s\":%g,\"warmup_s\":%g,\"data\":\"%s\","
+               "\"levels\":[",
+               grpc ? (streaming ? "grpc-stream" : "grpc") : "http", bo.batch, duration, warmup,
+               grpc      ? "raw"
+               : bo.json ? "json"
+                         : "binary");
         for (int l = 0; l < n_levels; l++) {
             ig__bench_level *r = &res[l];
             printf("%s{\"concurrency\":%d,\"requests\":%llu,\"errors\":%llu,\"status_errors\":%llu,"
@@ -229,5 +251,6 @@ int ig_cli_bench(int argc, char **argv)
     }
     free(res);
     ig__bench_reqs_free(reqs, n_reqs);
+    ig__bench_grpc_free(g);
     return status;
 }

@@ -111,4 +111,20 @@ typedef struct ig__bench_load_opts {
 int ig__bench_run_level(const ig__bench_target *t, const ig__bench_req *reqs, int n_reqs,
                         const ig__bench_load_opts *o, ig__bench_level *out, ig_error *err);
 
+/* ---- gRPC (bench_grpc.c) ---- */
+
+/* The gRPC target and the one packed ModelInferRequest (random raw_input_contents) every call sends. */
+typedef struct ig__bench_grpc ig__bench_grpc;
+
+/* url is [grpc://]HOST:PORT. Reads ModelMetadata and ModelConfig over gRPC and packs the request;
+ * --json and --input-data are refused (HTTP-only). Free with ig__bench_grpc_free. */
+int ig__bench_grpc_setup(const char *url, const ig__bench_body_opts *o, FILE *info, ig__bench_grpc **out,
+                         ig_error *err);
+void ig__bench_grpc_free(ig__bench_grpc *g);
+
+/* One closed-loop level: C unary ModelInfer calls outstanding over one channel per thread, or with
+ * streaming C requests in flight on one ModelStreamInfer stream per thread. */
+int ig__bench_grpc_run_level(ig__bench_grpc *g, const ig__bench_load_opts *o, bool streaming,
+                             ig__bench_level *out, ig_error *err);
+
 #endif

@@ -224,5 +224,40 @@ srv.stop()
 r = bench("--url", f"http://127.0.0.1:{srv.port}", "--model", "m")
 check("refused: clear failure", r.returncode == 1 and "connect" in r.stderr, r.stderr)
 
+# --- gRPC against a real `infergate serve --grpc-port` with the example linear model
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import serve_util  # noqa: E402
+
+with tempfile.TemporaryDirectory() as tmp:
+    gport = serve_util.free_port()
+    with serve_util.Server(BIN, serve_util.make_repo(tmp), "--grpc-port", gport) as srv:
+        for extra in ([], ["--streaming"]):
+            name = "grpc" + "".join(extra)
+            r = bench("--protocol", "grpc", *extra, "--url", f"127.0.0.1:{gport}", "--model", "linear",
+                      "--concurrency", "1,4", "--duration", "1", "--warmup", "0.2", "--json-report")
+            try:
+                rep = json.loads(r.stdout)
+                check(f"{name}: exit 0", r.returncode == 0, r.stderr)
+                check(f"{name}: protocol", rep["protocol"] == ("grpc-stream" if extra else "grpc"), rep)
+                check(f"{name}: two levels", [lv["concurrency"] for lv in rep["levels"]] == [1, 4], rep)
+                for lv in rep["levels"]:
+                    check(f"{name}: requests, no errors", lv["requests"] > 0 and lv["errors"] == 0 and
+                          lv["throughput_infer_per_s"] > 0 and 0 < lv["p50_us"] <= lv["p99_us"], lv)
+            except (ValueError, KeyError) as e:
+                check(f"{name}: report", False, f"{e}: {r.stdout} {r.stderr}")
+        r = bench("--protocol", "grpc", "--url", f"grpc://127.0.0.1:{gport}", "--model", "linear",
+                  "--concurrency", "2", "--duration", "0.3", "--warmup", "0", "--batch", "2")
+        check("grpc: text report, batch 2", r.returncode == 0 and "Errors: 0" in r.stdout and
+              "FP32 [2,4]" in r.stdout, r.stdout + r.stderr)
+        r = bench("--protocol", "grpc", "--url", f"127.0.0.1:{gport}", "--model", "nope", "--duration", "0.3")
+        check("grpc: unknown model fails setup", r.returncode == 1 and "nope" in r.stderr, r.stderr)
+        r = bench("--protocol", "grpc", "--url", f"127.0.0.1:{gport}", "--model", "linear", "--json")
+        check("grpc: --json refused", r.returncode == 2 and "HTTP-only" in r.stderr, r.stderr)
+    # The server is gone: setup fails with the reason.
+    r = bench("--protocol", "grpc", "--url", f"127.0.0.1:{gport}", "--model", "linear", "--duration", "0.3")
+    check("grpc: refused", r.returncode == 1 and "onnect" in r.stderr, r.stderr)
+r = bench("--url", "http://127.0.0.1:1", "--model", "m", "--streaming")
+check("--streaming needs grpc", r.returncode == 2 and "--protocol grpc" in r.stderr, r.stderr)
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)
