@@ -255,11 +255,23 @@ int ig_grpc_server_start(ig_serving *sv, const ig_grpc_options *opts, ig_grpc_se
             0);
     char addr[300];
     snprintf(addr, sizeof addr, "%s:%d", opts->bind_address ? opts->bind_address : "0.0.0.0", opts->port);
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-    g->port = grpc_server_add_http2_port(g->server, addr, creds);
-    grpc_server_credentials_release(creds);
+    grpc_server_credentials *creds;
+    if (opts->tls) {
+        /* min_tls_version defaults to TLS 1.2 in gRPC core's SSL server credentials (1.51). */
+        grpc_ssl_pem_key_cert_pair pair = {opts->tls->key, opts->tls->cert};
+        creds = grpc_ssl_server_credentials_create_ex(
+            opts->tls->client_ca, &pair, 1,
+            opts->tls->client_ca ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                 : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+            NULL);
+    } else {
+        creds = grpc_insecure_server_credentials_create();
+    }
+    g->port = creds ? grpc_server_add_http2_port(g->server, addr, creds) : 0;
+    if (creds) grpc_server_credentials_release(creds);
     if (g->port <= 0) {
-        ig_error_set(err, IG_EIO, "gRPC: cannot listen on %s", addr);
+        ig_error_set(err, IG_EIO, "gRPC: cannot listen on %s%s", addr,
+                     opts->tls ? " (or the TLS certificate/key was refused)" : "");
         grpc_server_destroy(g->server);
         grpc_completion_queue_shutdown(g->cq);
         while (grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=

@@ -2,6 +2,7 @@
  * read, handler dispatch, replies from any thread (suspend/resume), completion and graceful stop. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -277,6 +278,34 @@ static int append_body(ig_http_req *r, const char *data, size_t n)
     return 0;
 }
 
+/* mTLS: libmicrohttpd only asks for a client certificate (GNUTLS_CERT_REQUEST) and leaves checking it
+ * to the application. Before the handshake starts, each session is told to require one and to verify
+ * it against the trust list (the client CA), so that a client without a valid certificate is refused
+ * by the handshake itself and never reaches a handler. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    (void)socket_ctx;
+    if (code != MHD_CONNECTION_NOTIFY_STARTED) return;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!ci || !ci->tls_session) return; /* on_access refuses the connection */
+    gnutls_session_t s = (gnutls_session_t)ci->tls_session;
+    gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
+    gnutls_session_set_verify_cert(s, NULL, 0);
+}
+
+/* Second line of defence for mTLS: the peer's certificate verified again on its first request. */
+static bool client_verified(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    unsigned status = 1;
+    if (!ci || !ci->tls_session) return false;
+    gnutls_session_t s = (gnutls_session_t)ci->tls_session;
+    return gnutls_certificate_type_get(s) == GNUTLS_CRT_X509 &&
+           gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                  const char *version, const char *data, size_t *data_size, void **con_cls)
 {
@@ -289,6 +318,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (r->state == IG__REQ_READING) {
         if (!r->block) { /* first call: headers complete, no body byte read yet */
+            if (srv->cfg.tls && srv->cfg.tls->client_ca && !client_verified(conn)) return MHD_NO;
             int st = check_head(r, conn, version);
             if (!st) st = take_headers(r, conn, method, url);
             if (st) return send_error(r, conn, st == 500 ? 413 : st);
@@ -523,6 +553,21 @@ int ig_http_server_start(ig_http_server *srv, ig_error *err)
     size_t pool = srv->cfg.max_header_bytes + srv->cfg.max_uri_bytes + (16 << 10);
     unsigned timeout_s = (srv->cfg.idle_timeout_ms + 999) / 1000;
     unsigned threads = (unsigned)srv->cfg.io_threads;
+    struct MHD_OptionItem tls_opts[6] = {{MHD_OPTION_END, 0, NULL}};
+    const ig_tls_pem *tls = srv->cfg.tls;
+    if (tls) {
+        int n = 0;
+        flags |= MHD_USE_TLS;
+        tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert};
+        tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key};
+        tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)IG_TLS_PRIORITIES};
+        if (tls->client_ca) {
+            tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, tls->client_ca};
+            tls_opts[n++] =
+                (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv};
+        }
+        tls_opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    }
     errno = 0;
     srv->daemon =
         MHD_start_daemon(flags, (uint16_t)srv->cfg.port, NULL, NULL, on_access, srv, MHD_OPTION_SOCK_ADDR,
@@ -530,7 +575,7 @@ int ig_http_server_start(ig_http_server *srv, ig_error *err)
                          MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
                          timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_LISTEN_BACKLOG_SIZE,
                          1024u, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
-                         on_completed, srv, MHD_OPTION_END);
+                         on_completed, srv, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     if (!srv->daemon) {
         int e = errno;
         ig__http_watch_stop(srv);
@@ -569,7 +614,8 @@ void ig_http_server_stop(ig_http_server *srv, bool graceful)
          * closing them now would reset a client in the middle of writing. Give them a moment to be
          * answered (and closed, as replies say while draining). */
         for (int waited = 0; waited < 250; waited += 5) {
-            const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+            const union MHD_DaemonInfo *info =
+                MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
             if (!info || info->num_connections == 0) break;
             usleep(5000);
         }
