@@ -24,7 +24,8 @@ static const char usage[] =
     "    [--cache-size-bytes N] [--max-body-bytes 67108864] [--threads N]\n"
     "    [--grpc-max-message-bytes 67108864] [--grpc-thread-count 2]   (--grpc-port -1: no gRPC)\n"
     "    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]   (TLS >= 1.2 on the REST and gRPC ports;\n"
-    "     with --tls-client-ca clients need a certificate signed by it; the metrics port stays plain HTTP)\n";
+    "     with --tls-client-ca clients need a certificate signed by it; SIGHUP rereads the three files;\n"
+    "     the metrics port stays plain HTTP)\n";
 // clang-format on
 
 static bool json_log;
@@ -83,7 +84,7 @@ int ig_cli_serve(int argc, char **argv)
 {
     const char *repo = NULL, *address = NULL, *control = "none", *tls_cert = NULL, *tls_key = NULL,
                *tls_ca = NULL;
-    ig_tls_pem tls = {0};
+    ig_tls_store *tls = NULL;
     long http_port = 8000, metrics_port = 8002, grpc_port = 8001, grpc_threads = 2, grpc_max_msg = 64l << 20,
          poll_secs = 15, exit_timeout = 30, io_threads = 2, threads = 0;
     long long cache_bytes = 0, max_body = 64ll << 20;
@@ -169,7 +170,7 @@ int ig_cli_serve(int argc, char **argv)
     status = 1;
     if (tls_cert) {
         ig_error terr = {0};
-        if (ig_tls_load(tls_cert, tls_key, tls_ca, &tls, &terr)) {
+        if (ig_tls_store_create(tls_cert, tls_key, tls_ca, &tls, &terr)) {
             ig_cli_fail("serve", 1, "%s", terr.msg);
             goto done;
         }
@@ -180,6 +181,7 @@ int ig_cli_serve(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    if (tls) sigaddset(&sigs, SIGHUP); /* reloads the TLS files; without TLS, SIGHUP keeps its default */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -218,7 +220,7 @@ int ig_cli_serve(int argc, char **argv)
                          .max_body_bytes = (size_t)max_body,
                          /* the HTTP server reads 0 as its default: keep a zero exit timeout at ~0 */
                          .drain_timeout_ms = exit_timeout ? (unsigned)exit_timeout * 1000 : 1,
-                         .tls = tls_cert ? &tls : NULL};
+                         .tls = tls};
     ig_http_config mc = {.bind_address = address, .port = (int)metrics_port, .io_threads = 1};
     if (ig_http_server_create(&hc, ig_rest_handle, rest, &http, &err) || ig_http_server_start(http, &err) ||
         ig_http_server_create(&mc, ig_rest_handle_metrics, rest, &metrics, &err) ||
@@ -232,7 +234,7 @@ int ig_cli_serve(int argc, char **argv)
                           .max_message_bytes = (size_t)grpc_max_msg,
                           .strict_readiness = strict,
                           .explicit_control = mo.mode == IG_CONTROL_EXPLICIT,
-                          .tls = tls_cert ? &tls : NULL};
+                          .tls = tls};
     if (grpc_port >= 0 && ig_grpc_server_start(&sv, &go, &grpc, &err)) {
         ig_cli_fail("serve", 1, "%s", err.msg);
         goto stop;
@@ -246,7 +248,16 @@ int ig_cli_serve(int argc, char **argv)
             ig_grpc_server_port(grpc));
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    for (;;) {
+        sigwait(&sigs, &sig);
+        if (sig != SIGHUP) break;
+        /* New TLS connections get the reread files; open ones keep what they negotiated. */
+        ig_error rerr = {0};
+        if (ig_tls_store_reload(tls, &rerr))
+            say("SIGHUP: TLS files not reloaded, keeping the current ones: %s", rerr.msg);
+        else
+            say("SIGHUP: TLS certificate and key reloaded");
+    }
     say("received %s: draining (up to %ld s)", sig == SIGTERM ? "SIGTERM" : "SIGINT", exit_timeout);
     ig_rest_set_draining(rest, true);
     if (grpc) ig_grpc_server_set_draining(grpc, true);
@@ -263,8 +274,7 @@ int ig_cli_serve(int argc, char **argv)
         /* The timeout bounds shutdown: what is still queued or running is abandoned with the process. */
         say("exit timeout: %ld requests still in flight, exiting", left);
         ig_http_server_stop(http, false);
-        ig_tls_free(&tls);
-        free(load);
+        free(load); /* the TLS store stays: gRPC handshakes may still read it until the process ends */
         return status;
     }
 stop:
@@ -280,7 +290,7 @@ stop:
     ig_rest_free(rest);
     if (!status) say("stopped");
 done:
-    ig_tls_free(&tls);
+    ig_tls_store_free(tls);
     free(load);
     return status;
 }

@@ -21,10 +21,11 @@ typedef struct ig_grpc_options {
     size_t max_message_bytes; /* larger requests fail with RESOURCE_EXHAUSTED; 0 = 64 MiB */
     bool strict_readiness;    /* ServerReady only when every model is ready */
     bool explicit_control;    /* RepositoryModelLoad/Unload allowed */
-    /* NULL: plaintext. Else TLS (gRPC core's TLS stack; its minimum, TLS 1.2) with this material, used
-     * only while starting; with tls->client_ca a client certificate signed by it is required and
+    /* NULL: plaintext. Else TLS (gRPC core's TLS stack; its minimum, TLS 1.2) with the store's current
+     * material, fetched again at the next handshake after a reload (open connections keep theirs);
+     * borrowed until destroy. With a client CA a client certificate signed by it is required and
      * verified at the handshake. */
-    const ig_tls_pem *tls;
+    ig_tls_store *tls;
 } ig_grpc_options;
 
 /* Binds, registers the methods and starts serving. sv is borrowed until ig_grpc_server_destroy. */

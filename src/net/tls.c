@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,4 +83,90 @@ void ig_tls_free(ig_tls_pem *t)
     free(t->key);
     free(t->client_ca);
     memset(t, 0, sizeof *t);
+}
+
+struct ig_tls_store {
+    pthread_mutex_t lock;
+    char *paths[3]; /* cert, key, client CA (NULL) */
+    ig_tls_pem pem;
+    atomic_ulong gen;
+};
+
+static char *dup_or_null(const char *s, bool *oom)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d) *oom = true;
+    return d;
+}
+
+int ig_tls_store_create(const char *cert_path, const char *key_path, const char *client_ca_path,
+                        ig_tls_store **out, ig_error *err)
+{
+    *out = NULL;
+    ig_tls_store *s = calloc(1, sizeof *s);
+    if (!s) return ig_error_set(err, IG_ENOMEM, "TLS: out of memory");
+    bool oom = false;
+    s->paths[0] = dup_or_null(cert_path, &oom);
+    s->paths[1] = dup_or_null(key_path, &oom);
+    s->paths[2] = dup_or_null(client_ca_path, &oom);
+    int rc = oom ? ig_error_set(err, IG_ENOMEM, "TLS: out of memory")
+                 : ig_tls_load(cert_path, key_path, client_ca_path, &s->pem, err);
+    if (rc) {
+        for (int i = 0; i < 3; i++) free(s->paths[i]);
+        free(s);
+        return rc;
+    }
+    pthread_mutex_init(&s->lock, NULL);
+    atomic_init(&s->gen, 1);
+    *out = s;
+    return 0;
+}
+
+int ig_tls_store_reload(ig_tls_store *s, ig_error *err)
+{
+    ig_tls_pem fresh;
+    int rc = ig_tls_load(s->paths[0], s->paths[1], s->paths[2], &fresh, err);
+    if (rc) return rc;
+    pthread_mutex_lock(&s->lock);
+    ig_tls_pem old = s->pem;
+    s->pem = fresh;
+    atomic_fetch_add(&s->gen, 1);
+    pthread_mutex_unlock(&s->lock);
+    ig_tls_free(&old);
+    return 0;
+}
+
+unsigned long ig_tls_store_generation(ig_tls_store *s)
+{
+    return atomic_load(&s->gen);
+}
+
+unsigned long ig_tls_store_get(ig_tls_store *s, ig_tls_pem *out)
+{
+    bool oom = false;
+    pthread_mutex_lock(&s->lock);
+    out->cert = dup_or_null(s->pem.cert, &oom);
+    out->key = dup_or_null(s->pem.key, &oom);
+    out->client_ca = dup_or_null(s->pem.client_ca, &oom);
+    unsigned long gen = atomic_load(&s->gen);
+    pthread_mutex_unlock(&s->lock);
+    if (oom) {
+        ig_tls_free(out);
+        return 0;
+    }
+    return gen;
+}
+
+bool ig_tls_store_client_auth(const ig_tls_store *s)
+{
+    return s->paths[2] != NULL;
+}
+
+void ig_tls_store_free(ig_tls_store *s)
+{
+    if (!s) return;
+    ig_tls_free(&s->pem);
+    for (int i = 0; i < 3; i++) free(s->paths[i]);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
 }
