@@ -15,13 +15,18 @@
 #include "net/rest_api.h"
 #include "policy/cache.h"
 
+// clang-format off
 static const char usage[] =
     "usage: infergate serve --model-repository DIR [--http-port 8000] [--grpc-port 8001] [--metrics-port 8002]\n"
     "    [--http-address 0.0.0.0] [--http-thread-count 2]\n"
     "    [--model-control-mode none|poll|explicit] [--repository-poll-secs 15] [--load-model NAME]...\n"
     "    [--strict-readiness true|false] [--exit-timeout-secs 30] [--log-format text|json]\n"
     "    [--cache-size-bytes N] [--max-body-bytes 67108864] [--threads N]\n"
-    "    [--grpc-max-message-bytes 67108864] [--grpc-thread-count 2]   (--grpc-port -1: no gRPC)\n";
+    "    [--grpc-max-message-bytes 67108864] [--grpc-thread-count 2]   (--grpc-port -1: no gRPC)\n"
+    "    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]   (TLS >= 1.2 on the REST and gRPC ports;\n"
+    "     with --tls-client-ca clients need a certificate signed by it; SIGHUP rereads the three files;\n"
+    "     the metrics port stays plain HTTP)\n";
+// clang-format on
 
 static bool json_log;
 
@@ -77,9 +82,11 @@ static long in_flight(ig_rest *rest, ig_grpc_server *grpc)
 
 int ig_cli_serve(int argc, char **argv)
 {
-    const char *repo = NULL, *address = NULL, *control = "none";
-    long http_port = 8000, metrics_port = 8002, grpc_port = 8001, grpc_threads = 2, grpc_max_msg = 64l << 20, poll_secs = 15, exit_timeout = 30, io_threads = 2,
-         threads = 0;
+    const char *repo = NULL, *address = NULL, *control = "none", *tls_cert = NULL, *tls_key = NULL,
+               *tls_ca = NULL;
+    ig_tls_store *tls = NULL;
+    long http_port = 8000, metrics_port = 8002, grpc_port = 8001, grpc_threads = 2, grpc_max_msg = 64l << 20,
+         poll_secs = 15, exit_timeout = 30, io_threads = 2, threads = 0;
     long long cache_bytes = 0, max_body = 64ll << 20;
     bool strict = true;
     const char **load = calloc((size_t)argc + 1, sizeof(char *));
@@ -117,6 +124,12 @@ int ig_cli_serve(int argc, char **argv)
             }
         } else if (!strcmp(a, "--repository-poll-secs") && has) {
             if (!ig_cli_parse_int("serve", a, v, 1, 86400, &poll_secs)) goto done;
+        } else if (!strcmp(a, "--tls-cert") && has) {
+            tls_cert = v;
+        } else if (!strcmp(a, "--tls-key") && has) {
+            tls_key = v;
+        } else if (!strcmp(a, "--tls-client-ca") && has) {
+            tls_ca = v;
         } else if (!strcmp(a, "--load-model") && has) {
             load[n_load++] = v;
         } else if (!strcmp(a, "--strict-readiness") && has) {
@@ -150,13 +163,25 @@ int ig_cli_serve(int argc, char **argv)
         ig_cli_fail("serve", 2, "--model-repository is required (see 'infergate serve --help')");
         goto done;
     }
+    if (!tls_cert != !tls_key || (tls_ca && !tls_cert)) {
+        ig_cli_fail("serve", 2, "--tls-cert and --tls-key go together (and --tls-client-ca needs them)");
+        goto done;
+    }
     status = 1;
+    if (tls_cert) {
+        ig_error terr = {0};
+        if (ig_tls_store_create(tls_cert, tls_key, tls_ca, &tls, &terr)) {
+            ig_cli_fail("serve", 1, "%s", terr.msg);
+            goto done;
+        }
+    }
 
     /* Signals go to the main thread only: block them before any thread starts. */
     sigset_t sigs;
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    if (tls) sigaddset(&sigs, SIGHUP); /* reloads the TLS files; without TLS, SIGHUP keeps its default */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -194,7 +219,8 @@ int ig_cli_serve(int argc, char **argv)
                          .io_threads = (int)io_threads,
                          .max_body_bytes = (size_t)max_body,
                          /* the HTTP server reads 0 as its default: keep a zero exit timeout at ~0 */
-                         .drain_timeout_ms = exit_timeout ? (unsigned)exit_timeout * 1000 : 1};
+                         .drain_timeout_ms = exit_timeout ? (unsigned)exit_timeout * 1000 : 1,
+                         .tls = tls};
     ig_http_config mc = {.bind_address = address, .port = (int)metrics_port, .io_threads = 1};
     if (ig_http_server_create(&hc, ig_rest_handle, rest, &http, &err) || ig_http_server_start(http, &err) ||
         ig_http_server_create(&mc, ig_rest_handle_metrics, rest, &metrics, &err) ||
@@ -207,18 +233,31 @@ int ig_cli_serve(int argc, char **argv)
                           .threads = (int)grpc_threads,
                           .max_message_bytes = (size_t)grpc_max_msg,
                           .strict_readiness = strict,
-                          .explicit_control = mo.mode == IG_CONTROL_EXPLICIT};
+                          .explicit_control = mo.mode == IG_CONTROL_EXPLICIT,
+                          .tls = tls};
     if (grpc_port >= 0 && ig_grpc_server_start(&sv, &go, &grpc, &err)) {
         ig_cli_fail("serve", 1, "%s", err.msg);
         goto stop;
     }
-    say("serving the Open Inference Protocol on %s:%d, metrics on %s:%d/metrics",
+    say("serving the Open Inference Protocol%s on %s:%d, metrics on %s:%d/metrics",
+        tls_cert ? (tls_ca ? " over HTTPS with client certificates" : " over HTTPS") : "",
         address ? address : "0.0.0.0", ig_http_server_port(http), address ? address : "0.0.0.0",
         ig_http_server_port(metrics));
-    if (grpc) say("serving gRPC on %s:%d", address ? address : "0.0.0.0", ig_grpc_server_port(grpc));
+    if (grpc)
+        say("serving gRPC%s on %s:%d", tls_cert ? " over TLS" : "", address ? address : "0.0.0.0",
+            ig_grpc_server_port(grpc));
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    for (;;) {
+        sigwait(&sigs, &sig);
+        if (sig != SIGHUP) break;
+        /* New TLS connections get the reread files; open ones keep what they negotiated. */
+        ig_error rerr = {0};
+        if (ig_tls_store_reload(tls, &rerr))
+            say("SIGHUP: TLS files not reloaded, keeping the current ones: %s", rerr.msg);
+        else
+            say("SIGHUP: TLS certificate and key reloaded");
+    }
     say("received %s: draining (up to %ld s)", sig == SIGTERM ? "SIGTERM" : "SIGINT", exit_timeout);
     ig_rest_set_draining(rest, true);
     if (grpc) ig_grpc_server_set_draining(grpc, true);
@@ -226,7 +265,8 @@ int ig_cli_serve(int argc, char **argv)
      * clients between two keep-alive requests hear that the server is going rather than find the
      * connection reset; then wait for what was accepted. */
     long grace_ms = exit_timeout * 1000 < 500 ? exit_timeout * 1000 : 500, waited_ms = 0;
-    for (; (in_flight(rest, grpc) > 0 || waited_ms < grace_ms) && waited_ms < exit_timeout * 1000; waited_ms += 10)
+    for (; (in_flight(rest, grpc) > 0 || waited_ms < grace_ms) && waited_ms < exit_timeout * 1000;
+         waited_ms += 10)
         usleep(10 * 1000);
     long left = in_flight(rest, grpc);
     status = 0;
@@ -234,7 +274,7 @@ int ig_cli_serve(int argc, char **argv)
         /* The timeout bounds shutdown: what is still queued or running is abandoned with the process. */
         say("exit timeout: %ld requests still in flight, exiting", left);
         ig_http_server_stop(http, false);
-        free(load);
+        free(load); /* the TLS store stays: gRPC handshakes may still read it until the process ends */
         return status;
     }
 stop:
@@ -250,6 +290,7 @@ stop:
     ig_rest_free(rest);
     if (!status) say("stopped");
 done:
+    ig_tls_store_free(tls);
     free(load);
     return status;
 }

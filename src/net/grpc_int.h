@@ -54,6 +54,7 @@ struct ig_grpc_server {
     atomic_long calls;     /* calls and streams alive, requested ones included */
     ig__grpc_tag shutdown_tag;
     atomic_bool shutdown_done;
+    atomic_ulong tls_gen; /* generation of the TLS material gRPC core holds */
 };
 
 /* One unary call, from the request for it to its last completion. Owned by whichever thread holds

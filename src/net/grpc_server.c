@@ -221,6 +221,28 @@ static void on_shutdown(ig__grpc_tag *t, bool ok)
     atomic_store(&IG__CONTAINER(t, ig_grpc_server, shutdown_tag)->shutdown_done, true);
 }
 
+/* gRPC core asks before each handshake whether the certificate changed: after a reload of the store
+ * the next handshake gets the new material; connections already open keep theirs. */
+static grpc_ssl_certificate_config_reload_status fetch_tls(void *arg,
+                                                           grpc_ssl_server_certificate_config **config)
+{
+    ig_grpc_server *g = arg;
+    if (ig_tls_store_generation(g->opts.tls) == atomic_load(&g->tls_gen))
+        return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_UNCHANGED;
+    ig_tls_pem p;
+    unsigned long gen = ig_tls_store_get(g->opts.tls, &p);
+    if (!gen) return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_FAIL;
+    grpc_ssl_pem_key_cert_pair pair = {p.key, p.cert};
+    /* gRPC core (1.51) asserts on a fetched config without root certificates even when it asks for no
+     * client certificate; it never uses them then, so the server's own chain stands in. */
+    *config = grpc_ssl_server_certificate_config_create(p.client_ca ? p.client_ca : p.cert, &pair,
+                                                        1); /* copies the strings */
+    ig_tls_free(&p);
+    if (!*config) return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_FAIL;
+    atomic_store(&g->tls_gen, gen);
+    return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_NEW;
+}
+
 int ig_grpc_server_start(ig_serving *sv, const ig_grpc_options *opts, ig_grpc_server **out, ig_error *err)
 {
     *out = NULL;
@@ -255,11 +277,24 @@ int ig_grpc_server_start(ig_serving *sv, const ig_grpc_options *opts, ig_grpc_se
             0);
     char addr[300];
     snprintf(addr, sizeof addr, "%s:%d", opts->bind_address ? opts->bind_address : "0.0.0.0", opts->port);
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-    g->port = grpc_server_add_http2_port(g->server, addr, creds);
-    grpc_server_credentials_release(creds);
+    grpc_server_credentials *creds;
+    if (opts->tls) {
+        /* min_tls_version defaults to TLS 1.2 in gRPC core's SSL server credentials (1.51). */
+        grpc_ssl_server_credentials_options *o =
+            grpc_ssl_server_credentials_create_options_using_config_fetcher(
+                ig_tls_store_client_auth(opts->tls)
+                    ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                    : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+                fetch_tls, g);
+        creds = o ? grpc_ssl_server_credentials_create_with_options(o) : NULL;
+    } else {
+        creds = grpc_insecure_server_credentials_create();
+    }
+    g->port = creds ? grpc_server_add_http2_port(g->server, addr, creds) : 0;
+    if (creds) grpc_server_credentials_release(creds);
     if (g->port <= 0) {
-        ig_error_set(err, IG_EIO, "gRPC: cannot listen on %s", addr);
+        ig_error_set(err, IG_EIO, "gRPC: cannot listen on %s%s", addr,
+                     opts->tls ? " (or the TLS certificate/key was refused)" : "");
         grpc_server_destroy(g->server);
         grpc_completion_queue_shutdown(g->cq);
         while (grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=

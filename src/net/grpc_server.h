@@ -1,5 +1,5 @@
 /* The Open Inference Protocol over gRPC: inference.GRPCInferenceService and grpc.health.v1.Health on
- * gRPC core's C API (insecure port), sharing the serving layer with REST. Completion-queue threads
+ * gRPC core's C API (plain or TLS port), sharing the serving layer with REST. Completion-queue threads
  * decode requests and answer the metadata RPCs; inference replies are started from scheduler threads
  * when requests complete (gRPC core accepts batches from any thread). */
 #ifndef IG_NET_GRPC_SERVER_H
@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "infergate/error.h"
+#include "net/tls.h"
 #include "serving/infer.h"
 
 typedef struct ig_grpc_server ig_grpc_server;
@@ -20,6 +21,11 @@ typedef struct ig_grpc_options {
     size_t max_message_bytes; /* larger requests fail with RESOURCE_EXHAUSTED; 0 = 64 MiB */
     bool strict_readiness;    /* ServerReady only when every model is ready */
     bool explicit_control;    /* RepositoryModelLoad/Unload allowed */
+    /* NULL: plaintext. Else TLS (gRPC core's TLS stack; its minimum, TLS 1.2) with the store's current
+     * material, fetched again at the next handshake after a reload (open connections keep theirs);
+     * borrowed until destroy. With a client CA a client certificate signed by it is required and
+     * verified at the handshake. */
+    ig_tls_store *tls;
 } ig_grpc_options;
 
 /* Binds, registers the methods and starts serving. sv is borrowed until ig_grpc_server_destroy. */

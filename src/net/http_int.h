@@ -56,9 +56,14 @@ struct ig_http_server {
     pthread_t watch_thread;
     bool watch_running, watch_quit;
     ig_http_req *unref_head;
+    /* TLS: what the daemon started with, and the credentials new connections get (srv->lock) */
+    ig_tls_pem tls_start;
+    struct ig__http_cred *cred;
 };
 
 void ig__http_req_release(ig_http_req *r);
+/* Drops a reference to TLS credentials (http_server.c); NULL is fine. */
+void ig__http_cred_unref(struct ig__http_cred *c);
 /* Watcher. start/stop from the controlling thread; add/del with srv->lock held. */
 int ig__http_watch_start(ig_http_server *srv, ig_error *err);
 void ig__http_watch_stop(ig_http_server *srv);

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 
 #include "infergate/error.h"
+#include "net/tls.h"
 
 typedef struct ig_http_config {
     const char *bind_address;  /* numeric IPv4/IPv6 address; NULL or "" = 0.0.0.0 */
@@ -22,6 +23,10 @@ typedef struct ig_http_config {
     unsigned idle_timeout_ms;  /* 0 = 60 s; no bytes from a client for this long closes it (whole s) */
     unsigned max_connections;  /* 0 = 4096 */
     unsigned drain_timeout_ms; /* graceful stop waits at most this for in-flight requests; 0 = 30 s */
+    /* NULL: plain HTTP. Else HTTPS (GnuTLS, TLS >= 1.2) with the store's current material at each
+     * handshake (a reload reaches new connections; open ones keep theirs); borrowed until destroy.
+     * With a client CA a client certificate signed by it is required at the handshake. */
+    ig_tls_store *tls;
 } ig_http_config;
 
 typedef struct ig_http_header {
