@@ -51,6 +51,29 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_ports(n):
+    """n distinct free ports, held open together while they are chosen so they differ."""
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def compile_grpc_stubs(out_dir):
+    """Python stubs of proto/ (grpc_tools.protoc) into out_dir, which goes on sys.path; exits on failure."""
+    from grpc_tools import protoc
+    proto = os.path.join(ROOT, "proto")
+    rc = protoc.main(["protoc", f"-I{proto}", f"--python_out={out_dir}", f"--grpc_python_out={out_dir}",
+                      *(os.path.join(proto, f) for f in ("grpc_service.proto", "model_config.proto", "health.proto"))])
+    if rc != 0:
+        print("FAIL: grpc_tools.protoc could not compile proto/")
+        sys.exit(1)
+    sys.path.insert(0, out_dir)
+
+
 def make_repo(tmp, models=("linear",), configs=None):
     """Copies example model folders into tmp/repo; configs maps model name -> config.pbtxt text."""
     repo = os.path.join(tmp, "repo")

@@ -16,27 +16,10 @@ BIN = os.path.abspath(sys.argv[1])
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROTO = os.path.join(ROOT, "proto")
 MODELS = os.path.join(ROOT, "examples/models")
-passed = failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve_util import Checker, compile_grpc_stubs, free_ports  # noqa: E402
 
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL {name}: {str(detail)[:800]}", flush=True)
-
-
-def free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
+check = Checker()
 
 def run(*args, **kw):
     return subprocess.run(args, capture_output=True, text=True, timeout=60, **kw)
@@ -322,13 +305,7 @@ def test_bad_files(d):
 
 
 with tempfile.TemporaryDirectory() as tmp:
-    from grpc_tools import protoc
-    rc = protoc.main(["protoc", f"-I{PROTO}", f"--python_out={tmp}", f"--grpc_python_out={tmp}",
-                      os.path.join(PROTO, "grpc_service.proto"), os.path.join(PROTO, "model_config.proto")])
-    if rc != 0:
-        print("FAIL: grpc_tools.protoc could not compile proto/")
-        sys.exit(1)
-    sys.path.insert(0, tmp)
+    compile_grpc_stubs(tmp)
     import grpc
     import grpc_service_pb2 as pb
     import grpc_service_pb2_grpc as pbg
@@ -341,5 +318,4 @@ with tempfile.TemporaryDirectory() as tmp:
     test_mtls(pki)
     test_reload(pki)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+check.done()
