@@ -23,21 +23,12 @@ char *ig_oip_server_metadata_json(const char *name, const char *version, const c
     return ig_jw_take(&w, len);
 }
 
-/* Config enum -> API name; kept here so the codec does not depend on the config parser. */
-static const char *cfg_dtype_name(ig_cfg_dtype t)
-{
-    static const char *const n[] = {"INVALID", "BOOL", "UINT8", "UINT16", "UINT32",
-                                    "UINT64",  "INT8", "INT16", "INT32",  "INT64",
-                                    "FP16",    "FP32", "FP64",  "BYTES",  "BF16"};
-    return (unsigned)t < sizeof n / sizeof n[0] ? n[t] : "INVALID";
-}
-
 static void tensor_meta(ig_json_writer *w, const ig_cfg_tensor *t, bool batched)
 {
     ig_jw_lit(w, "{\"name\":");
     ig_jw_cstr(w, t->name);
     ig_jw_lit(w, ",\"datatype\":\"");
-    ig_jw_lit(w, cfg_dtype_name(t->data_type));
+    ig_jw_lit(w, ig_cfg_dtype_api_name(t->data_type));
     ig_jw_lit(w, "\",\"shape\":[");
     bool first = true;
     if (batched) {
