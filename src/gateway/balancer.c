@@ -33,11 +33,11 @@ double ig_gw_lb_load(const ig_gw_lb_ctx *c, size_t i)
 }
 
 /* First usable index at or after start (cyclic), skipping `not`; -1 when none. */
-static long scan_usable(const ig_gw_lb_ctx *c, size_t start, long not)
+static long scan_usable(const ig_gw_lb_ctx *c, size_t start, long not )
 {
     for (size_t k = 0; k < c->n; k++) {
         size_t i = (start + k) % c->n;
-        if ((long)i != not && ig_gw_lb_usable(c, i)) return (long)i;
+        if ((long)i != not &&ig_gw_lb_usable(c, i)) return (long)i;
     }
     return -1;
 }

@@ -634,7 +634,8 @@ static bool parse_endpoints(const ig_conf *c, const ig_conf_node *seq, ig_gw_end
             addr = it->value;
         } else if (it->kind == IG_CONF_MAP) {
             const ig_conf_node *a = ig_conf_require(c, it, "address", IG_CONF_SCALAR, err);
-            if (!a || !ig_conf_int(c, it, "weight", 1, 1000, 1, &weight, err) || !ig_conf_no_unknown(c, it, err))
+            if (!a || !ig_conf_int(c, it, "weight", 1, 1000, 1, &weight, err) ||
+                !ig_conf_no_unknown(c, it, err))
                 goto fail;
             addr = a->value;
         } else {
@@ -678,7 +679,8 @@ ig_gw_pool *ig_gw_pool_from_conf(const ig_conf *c, const ig_conf_node *m, ig_err
     if (!ig_conf_require(c, m, "name", IG_CONF_SCALAR, err) || !ig_conf_str(c, m, "name", NULL, &name, err) ||
         !ig_conf_str(c, m, "lb", "p2c", &lb, err) ||
         !ig_conf_bool(c, m, "weight_by_queue_depth", false, &p->weight_by_queue_depth, err) ||
-        !ig_conf_duration_ms(c, m, "slow_start", 0, &slow, err) || !ig_conf_str(c, m, "dns", NULL, &dns, err) ||
+        !ig_conf_duration_ms(c, m, "slow_start", 0, &slow, err) ||
+        !ig_conf_str(c, m, "dns", NULL, &dns, err) ||
         !ig_conf_duration_ms(c, m, "resolve", 5000, &resolve, err))
         goto fail;
     if (!*name) {
@@ -687,8 +689,8 @@ ig_gw_pool *ig_gw_pool_from_conf(const ig_conf *c, const ig_conf_node *m, ig_err
     }
     p->name = strdup(name);
     if (!ig_gw_lb_parse(lb, &p->lb_kind)) {
-        ig_conf_fail(c, ig_conf_get(m, "lb"), err, "lb: unknown policy '%s' (p2c, round_robin, ring_hash, maglev)",
-                     lb);
+        ig_conf_fail(c, ig_conf_get(m, "lb"), err,
+                     "lb: unknown policy '%s' (p2c, round_robin, ring_hash, maglev)", lb);
         goto fail;
     }
     p->lb = ig_gw_lb_ops_of(p->lb_kind);

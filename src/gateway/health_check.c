@@ -91,9 +91,10 @@ static int http_get(const ig_gw_endpoint *ep, const char *path, int64_t timeout_
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) goto done;
     }
     char req[512];
-    int rl = snprintf(req, sizeof(req),
-                      "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: infergate-health\r\nConnection: close\r\n\r\n",
-                      path, ig_gw_endpoint_address(ep));
+    int rl =
+        snprintf(req, sizeof(req),
+                 "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: infergate-health\r\nConnection: close\r\n\r\n",
+                 path, ig_gw_endpoint_address(ep));
     if (rl < 0 || (size_t)rl >= sizeof(req)) goto done;
     size_t sent = 0;
     while (sent < (size_t)rl) {

@@ -39,9 +39,11 @@ bool ig_gw_outlier_conf_parse(const ig_conf *c, const ig_conf_node *map, ig_gw_o
         !ig_conf_duration_ms(c, map, "max_ejection", 300000, &max, err) ||
         !ig_conf_int(c, map, "max_ejection_percent", 0, 100, 10, &pct, err))
         return false;
-    if (base <= 0) return ig_conf_fail(c, ig_conf_get(map, "base_ejection"), err, "base_ejection must be > 0");
+    if (base <= 0)
+        return ig_conf_fail(c, ig_conf_get(map, "base_ejection"), err, "base_ejection must be > 0");
     if (max < base)
-        return ig_conf_fail(c, ig_conf_get(map, "max_ejection"), err, "max_ejection must be >= base_ejection");
+        return ig_conf_fail(c, ig_conf_get(map, "max_ejection"), err,
+                            "max_ejection must be >= base_ejection");
     out->consecutive_5xx = (uint32_t)c5;
     out->consecutive_connect_failure = (uint32_t)cc;
     out->base_ejection_ns = base * MS;

@@ -44,7 +44,8 @@ void ig_gw_health_conf_default(ig_gw_health_conf *h);
 /* Parses the map (NULL = absent: defaults, health checks disabled). Unknown keys are errors. */
 bool ig_gw_outlier_conf_parse(const ig_conf *c, const ig_conf_node *map, ig_gw_outlier_conf *out,
                               ig_error *err);
-bool ig_gw_health_conf_parse(const ig_conf *c, const ig_conf_node *map, ig_gw_health_conf *out, ig_error *err);
+bool ig_gw_health_conf_parse(const ig_conf *c, const ig_conf_node *map, ig_gw_health_conf *out,
+                             ig_error *err);
 
 /* Per-endpoint outlier and health state. Embedded in ig_gw_endpoint; zero-initialised = healthy,
  * never ejected (endpoints start healthy so a gateway start never waits for a first check round). */
