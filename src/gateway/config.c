@@ -1,0 +1,127 @@
+/* Gateway config loading (see config.h). Each module reads its own section of the tree. */
+#include "gateway/config.h"
+
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/route_stats.h"
+
+static void config_free(ig_gw_config *g)
+{
+    if (!g) return;
+    for (size_t i = 0; i < g->n_pools; i++) ig_gw_pool_free(g->pools[i]);
+    free(g->pools);
+    for (size_t i = 0; i < g->n_routes; i++) {
+        free(g->routes[i].header_names);
+        free(g->routes[i].header_values);
+    }
+    free(g->routes);
+    ig_conf_free(g->conf);
+    free(g->dir);
+    free(g);
+}
+
+static bool load_pools(ig_gw_config *g, const ig_conf_node *root, ig_error *err)
+{
+    const ig_conf_node *pools = ig_conf_require(g->conf, root, "pools", IG_CONF_SEQ, err);
+    if (!pools) return false;
+    if (pools->count == 0) return ig_conf_fail(g->conf, pools, err, "pools: at least one pool is needed");
+    g->pools = calloc(pools->count, sizeof *g->pools);
+    if (!g->pools) return ig_conf_fail(g->conf, pools, err, "out of memory");
+    for (const ig_conf_node *p = pools->child; p; p = p->next) {
+        ig_gw_pool *pool = ig_gw_pool_from_conf(g->conf, p, err);
+        if (!pool) return false;
+        g->pools[g->n_pools++] = pool;
+        for (size_t i = 0; i + 1 < g->n_pools; i++)
+            if (!strcmp(ig_gw_pool_name(g->pools[i]), ig_gw_pool_name(pool)))
+                return ig_conf_fail(g->conf, p, err, "duplicate pool name '%s'", ig_gw_pool_name(pool));
+    }
+    return true;
+}
+
+static bool load_routes(ig_gw_config *g, const ig_conf_node *root, ig_error *err)
+{
+    const ig_conf_node *routes = ig_conf_require(g->conf, root, "routes", IG_CONF_SEQ, err);
+    if (!routes) return false;
+    if (routes->count == 0) return ig_conf_fail(g->conf, routes, err, "routes: at least one route is needed");
+    const char **names = calloc(g->n_pools, sizeof *names);
+    g->routes = calloc(routes->count, sizeof *g->routes);
+    if (!names || !g->routes) {
+        free(names);
+        return ig_conf_fail(g->conf, routes, err, "out of memory");
+    }
+    for (size_t i = 0; i < g->n_pools; i++) names[i] = ig_gw_pool_name(g->pools[i]);
+    bool ok = true;
+    for (const ig_conf_node *r = routes->child; ok && r; r = r->next) {
+        ig_gw_route *route = &g->routes[g->n_routes];
+        ok = ig_gw_route_from_conf(g->conf, r, names, g->n_pools, route, err) && ig_conf_no_unknown(g->conf, r, err);
+        if (ok) {
+            g->n_routes++;
+            route->stats = ig_gw_route_stats_get(route->name);
+            if (!route->stats) ok = ig_conf_fail(g->conf, r, err, "out of memory");
+        } else {
+            free(route->header_names);
+            free(route->header_values);
+        }
+    }
+    free(names);
+    return ok;
+}
+
+ig_gw_config *ig_gw_config_load(const char *path, ig_error *err)
+{
+    ig_gw_config *g = calloc(1, sizeof *g);
+    if (!g) {
+        ig_error_set(err, IG_ENOMEM, "out of memory");
+        return NULL;
+    }
+    atomic_init(&g->refs, 1);
+    char *copy = strdup(path);
+    g->dir = copy ? strdup(dirname(copy)) : NULL;
+    free(copy);
+    if (!g->dir || !(g->conf = ig_conf_load_file(path, err))) goto fail;
+    const ig_conf *c = g->conf;
+    const ig_conf_node *root = ig_conf_root(c);
+    int64_t workers;
+    if (!ig_conf_str(c, root, "listen", "127.0.0.1:8080", &g->listen, err) ||
+        !ig_conf_str(c, root, "admin_listen", NULL, &g->admin_listen, err) ||
+        !ig_conf_int(c, root, "workers", 0, 64, 0, &workers, err) ||
+        !ig_conf_str(c, root, "access_log", NULL, &g->access_log, err))
+        goto fail;
+    g->workers = (int)workers;
+    const ig_conf_node *lim = ig_conf_get(root, "limits");
+    if (lim && !ig_conf_expect(c, lim, IG_CONF_MAP, err)) goto fail;
+    int64_t max_req;
+    if (!ig_conf_duration_ms(c, lim, "header_timeout", 10000, &g->header_timeout_ms, err) ||
+        !ig_conf_duration_ms(c, lim, "idle_timeout", 60000, &g->idle_timeout_ms, err) ||
+        !ig_conf_duration_ms(c, lim, "connect_timeout", 1000, &g->connect_timeout_ms, err) ||
+        !ig_conf_int(c, lim, "max_request_bytes", 1024, (int64_t)1 << 34, 64 << 20, &max_req, err) ||
+        !ig_conf_no_unknown(c, lim, err))
+        goto fail;
+    g->max_request_bytes = max_req;
+    if (!load_pools(g, root, err) || !load_routes(g, root, err) || !ig_conf_no_unknown(c, root, err)) goto fail;
+    return g;
+fail:
+    config_free(g);
+    return NULL;
+}
+
+void ig_gw_config_adopt(ig_gw_config *next, ig_gw_config *prev, int64_t now_ns)
+{
+    for (size_t i = 0; i < next->n_pools; i++)
+        for (size_t j = 0; j < prev->n_pools; j++)
+            if (!strcmp(ig_gw_pool_name(next->pools[i]), ig_gw_pool_name(prev->pools[j])))
+                ig_gw_pool_adopt(next->pools[i], prev->pools[j], now_ns);
+}
+
+ig_gw_config *ig_gw_config_ref(ig_gw_config *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+    return c;
+}
+
+void ig_gw_config_release(ig_gw_config *c)
+{
+    if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) config_free(c);
+}

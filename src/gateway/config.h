@@ -1,0 +1,42 @@
+/* The gateway's configuration snapshot: listeners, pools, routes and policies read from one YAML
+ * file. A snapshot is immutable once published and refcounted: each request holds it from its first
+ * byte to its last, so a reload never changes the rules under a request in flight. */
+#ifndef IG_GATEWAY_CONFIG_H
+#define IG_GATEWAY_CONFIG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/conf.h"
+#include "gateway/endpoint.h"
+#include "gateway/route.h"
+#include "infergate/error.h"
+
+typedef struct ig_gw_config {
+    atomic_int refs;
+    ig_conf *conf; /* the tree; strings below are borrowed from it */
+    char *dir;     /* the file's folder, for relative paths */
+    /* process settings (a reload that changes them is refused: they need a restart) */
+    const char *listen, *admin_listen;
+    int workers;
+    /* connection limits and timeouts */
+    int64_t header_timeout_ms, idle_timeout_ms, connect_timeout_ms;
+    int64_t max_request_bytes;
+    const char *access_log; /* path, "-" for stdout, NULL for none */
+    ig_gw_pool **pools;
+    size_t n_pools;
+    ig_gw_route *routes;
+    size_t n_routes;
+} ig_gw_config;
+
+/* Loads and validates FILE; NULL with "FILE:LINE: reason" in err. */
+ig_gw_config *ig_gw_config_load(const char *path, ig_error *err);
+/* Carries runtime state (endpoint health and ejections, canary progress, rate-limit buckets) from
+ * the snapshot being replaced into the new one, before the new one is published. */
+void ig_gw_config_adopt(ig_gw_config *next, ig_gw_config *prev, int64_t now_ns);
+ig_gw_config *ig_gw_config_ref(ig_gw_config *c);
+void ig_gw_config_release(ig_gw_config *c);
+
+#endif
