@@ -21,7 +21,28 @@
  *     reset       = tat' - now                      time until the bucket is full again
  *     retry_after = tat' - tau - now                when denied: earliest time the same request passes
  * A request whose cost exceeds B can never pass; it is denied with retry_after_ms = -1.
- * Defaults: burst = N (one period's worth, so "100/s" allows 100 at once, then 1 every 10 ms). */
+ * Defaults: burst = N (one period's worth, so "100/s" allows 100 at once, then 1 every 10 ms).
+ * Precision: locally n*T is rounded down to whole ns per request; in Redis times are microsecond doubles.
+ *
+ * Config (every key optional except a rule's name and rate):
+ *   rate_limits:
+ *     backend: local             # or redis
+ *     max_keys: 100000           # local buckets per rule; past it, expired then nearest-full ones go
+ *     redis:
+ *       address: 127.0.0.1:6379  # HOST:PORT, [V6]:PORT or unix:/PATH
+ *       timeout: 50ms            # connect and per command
+ *       on_error: allow          # allow (fail open) or deny; counted in redis_errors either way
+ *       prefix: "infergate:rl:"  # keys are PREFIX RULE ":" PARTITION
+ *       clock: server            # server (Redis TIME) or caller (now_ns as given; tests)
+ *     rules:
+ *       - name: per-key          # letters, digits, - _ . (up to 64)
+ *         per: key               # key | model | key_model | global
+ *         rate: 100/s            # N/s, N/m, N/h, N/d
+ *         burst: 20              # default N
+ *         cost: requests         # or elements (rule skipped when the element count is unknown)
+ *         models: ["mlp*"]       # fnmatch globs; a request without a model never matches
+ *         keys: ["team-a"]       # fnmatch globs on the key
+ */
 
 typedef struct ig_ratelimit ig_ratelimit;
 
