@@ -12,7 +12,9 @@ static void config_free(ig_gw_config *g)
     if (!g) return;
     for (size_t i = 0; i < g->n_pools; i++) ig_gw_pool_free(g->pools[i]);
     free(g->pools);
+    ig_ratelimit_free(g->rate_limit);
     for (size_t i = 0; i < g->n_routes; i++) {
+        ig_rollout_free(g->routes[i].rollout);
         free(g->routes[i].header_names);
         free(g->routes[i].header_values);
     }
@@ -40,6 +42,41 @@ static bool load_pools(ig_gw_config *g, const ig_conf_node *root, ig_error *err)
     return true;
 }
 
+static int resolve_pool(void *ctx, const char *name)
+{
+    const ig_gw_config *g = ctx;
+    for (size_t i = 0; i < g->n_pools; i++)
+        if (!strcmp(ig_gw_pool_name(g->pools[i]), name)) return (int)i;
+    return -1;
+}
+
+static bool load_route(ig_gw_config *g, const ig_conf_node *r, const char *const *names, ig_error *err)
+{
+    ig_gw_route *route = &g->routes[g->n_routes];
+    if (!ig_gw_route_from_conf(g->conf, r, names, g->n_pools, route, err)) goto fail;
+    err->code = 0;
+    route->rollout = ig_rollout_from_conf(g->conf, r, resolve_pool, g, g->decision_log, g->decision_log_ctx, err);
+    if (!route->rollout && err->code) goto fail;
+    if (route->rollout) ig_rollout_set_name(route->rollout, route->name);
+    if (route->pool == SIZE_MAX) {
+        /* Without a pool of its own, the route's rollout must split (a shadow alone picks nothing). */
+        ig_rollout_pick pick;
+        if (route->rollout) ig_rollout_choose(route->rollout, NULL, NULL, NULL, 0, &pick);
+        if (!route->rollout || pick.pool < 0) return ig_conf_fail(g->conf, r, err, "route needs a pool or a split");
+    }
+    if (!ig_conf_no_unknown(g->conf, r, err)) goto fail;
+    g->n_routes++;
+    route->stats = ig_gw_route_stats_get(route->name);
+    if (!route->stats) return ig_conf_fail(g->conf, r, err, "out of memory");
+    return true;
+fail:
+    ig_rollout_free(route->rollout);
+    free(route->header_names);
+    free(route->header_values);
+    memset(route, 0, sizeof *route);
+    return false;
+}
+
 static bool load_routes(ig_gw_config *g, const ig_conf_node *root, ig_error *err)
 {
     const ig_conf_node *routes = ig_conf_require(g->conf, root, "routes", IG_CONF_SEQ, err);
@@ -53,23 +90,12 @@ static bool load_routes(ig_gw_config *g, const ig_conf_node *root, ig_error *err
     }
     for (size_t i = 0; i < g->n_pools; i++) names[i] = ig_gw_pool_name(g->pools[i]);
     bool ok = true;
-    for (const ig_conf_node *r = routes->child; ok && r; r = r->next) {
-        ig_gw_route *route = &g->routes[g->n_routes];
-        ok = ig_gw_route_from_conf(g->conf, r, names, g->n_pools, route, err) && ig_conf_no_unknown(g->conf, r, err);
-        if (ok) {
-            g->n_routes++;
-            route->stats = ig_gw_route_stats_get(route->name);
-            if (!route->stats) ok = ig_conf_fail(g->conf, r, err, "out of memory");
-        } else {
-            free(route->header_names);
-            free(route->header_values);
-        }
-    }
+    for (const ig_conf_node *r = routes->child; ok && r; r = r->next) ok = load_route(g, r, names, err);
     free(names);
     return ok;
 }
 
-ig_gw_config *ig_gw_config_load(const char *path, ig_error *err)
+ig_gw_config *ig_gw_config_load(const char *path, ig_rollout_log_fn decision_log, void *log_ctx, ig_error *err)
 {
     ig_gw_config *g = calloc(1, sizeof *g);
     if (!g) {
@@ -77,6 +103,8 @@ ig_gw_config *ig_gw_config_load(const char *path, ig_error *err)
         return NULL;
     }
     atomic_init(&g->refs, 1);
+    g->decision_log = decision_log;
+    g->decision_log_ctx = log_ctx;
     char *copy = strdup(path);
     g->dir = copy ? strdup(dirname(copy)) : NULL;
     free(copy);
@@ -100,7 +128,9 @@ ig_gw_config *ig_gw_config_load(const char *path, ig_error *err)
         !ig_conf_no_unknown(c, lim, err))
         goto fail;
     g->max_request_bytes = max_req;
-    if (!load_pools(g, root, err) || !load_routes(g, root, err) || !ig_conf_no_unknown(c, root, err)) goto fail;
+    if (!load_pools(g, root, err) || !load_routes(g, root, err)) goto fail;
+    if (!(g->rate_limit = ig_ratelimit_from_conf(c, ig_conf_get(root, "rate_limits"), err))) goto fail;
+    if (!ig_conf_no_unknown(c, root, err)) goto fail;
     return g;
 fail:
     config_free(g);
@@ -113,6 +143,12 @@ void ig_gw_config_adopt(ig_gw_config *next, ig_gw_config *prev, int64_t now_ns)
         for (size_t j = 0; j < prev->n_pools; j++)
             if (!strcmp(ig_gw_pool_name(next->pools[i]), ig_gw_pool_name(prev->pools[j])))
                 ig_gw_pool_adopt(next->pools[i], prev->pools[j], now_ns);
+    for (size_t i = 0; i < next->n_routes; i++)
+        for (size_t j = 0; j < prev->n_routes; j++)
+            if (next->routes[i].rollout && prev->routes[j].rollout &&
+                !strcmp(next->routes[i].name, prev->routes[j].name))
+                ig_rollout_adopt(next->routes[i].rollout, prev->routes[j].rollout);
+    ig_ratelimit_adopt(next->rate_limit, prev->rate_limit);
 }
 
 ig_gw_config *ig_gw_config_ref(ig_gw_config *c)

@@ -13,6 +13,7 @@
 #include "gateway/endpoint.h"
 #include "gateway/route.h"
 #include "infergate/error.h"
+#include "policy/rate_limit.h"
 
 typedef struct ig_gw_config {
     atomic_int refs;
@@ -29,10 +30,14 @@ typedef struct ig_gw_config {
     size_t n_pools;
     ig_gw_route *routes;
     size_t n_routes;
+    ig_ratelimit *rate_limit; /* never NULL: no rules allows everything */
+    /* where rollout decisions go (set before load; the gateway's log) */
+    ig_rollout_log_fn decision_log;
+    void *decision_log_ctx;
 } ig_gw_config;
 
 /* Loads and validates FILE; NULL with "FILE:LINE: reason" in err. */
-ig_gw_config *ig_gw_config_load(const char *path, ig_error *err);
+ig_gw_config *ig_gw_config_load(const char *path, ig_rollout_log_fn decision_log, void *log_ctx, ig_error *err);
 /* Carries runtime state (endpoint health and ejections, canary progress, rate-limit buckets) from
  * the snapshot being replaced into the new one, before the new one is published. */
 void ig_gw_config_adopt(ig_gw_config *next, ig_gw_config *prev, int64_t now_ns);

@@ -1267,6 +1267,8 @@ void ig_gw_worker_stop(ig_gw_worker *wk)
     wk->started = false;
 }
 
+void ig_gw_loop_wake_worker(ig_gw_worker *wk) { ig_gw_loop_wake(wk->loop); }
+
 int64_t ig_gw_worker_in_flight(const ig_gw_worker *wk) { return atomic_load(&wk->in_flight); }
 
 void ig_gw_worker_free(ig_gw_worker *wk)

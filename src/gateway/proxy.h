@@ -37,6 +37,8 @@ int ig_gw_worker_start(ig_gw_worker *w);
 /* Asks the loop to finish (in-flight requests are abandoned; drain first) and joins it. */
 void ig_gw_worker_stop(ig_gw_worker *w);
 void ig_gw_worker_free(ig_gw_worker *w);
+/* Makes the worker notice a change (drain) now rather than at its next tick. */
+void ig_gw_loop_wake_worker(ig_gw_worker *w);
 /* Requests in flight on this worker (read from any thread, for drain). */
 int64_t ig_gw_worker_in_flight(const ig_gw_worker *w);
 

@@ -65,11 +65,13 @@ bool ig_gw_route_from_conf(const ig_conf *c, const ig_conf_node *map, const char
     }
     const char *pool;
     if (!ig_conf_str(c, map, "pool", NULL, &pool, err)) return false;
-    if (!pool) return ig_conf_fail(c, map, err, "route needs a pool");
-    size_t i = 0;
-    while (i < n_pools && strcmp(pool_names[i], pool)) i++;
-    if (i == n_pools) return ig_conf_fail(c, ig_conf_get(map, "pool"), err, "unknown pool '%s'", pool);
-    out->pool = i;
+    out->pool = SIZE_MAX;
+    if (pool) {
+        size_t i = 0;
+        while (i < n_pools && strcmp(pool_names[i], pool)) i++;
+        if (i == n_pools) return ig_conf_fail(c, ig_conf_get(map, "pool"), err, "unknown pool '%s'", pool);
+        out->pool = i;
+    }
     int64_t retries;
     if (!ig_conf_duration_ms(c, map, "timeout", 15000, &out->timeout_ms, err) ||
         !ig_conf_int(c, map, "retries", 0, 5, 2, &retries, err) || !ig_conf_bool(c, map, "cache", false, &out->cache, err))

@@ -11,6 +11,7 @@
 
 #include "base/conf.h"
 #include "gateway/endpoint.h"
+#include "gateway/rollout.h"
 #include "obs/metrics.h"
 
 typedef struct ig_gw_route_stats {
@@ -25,7 +26,8 @@ typedef struct ig_gw_route {
     size_t n_headers;
     const char **header_names, **header_values;
     /* action */
-    size_t pool;          /* index into the config's pools */
+    size_t pool;          /* index into the config's pools; SIZE_MAX when only the rollout picks */
+    ig_rollout *rollout;  /* split, pins, sticky keys, shadow, canary; NULL for none */
     int64_t timeout_ms;   /* whole request, all tries */
     int retries;          /* extra tries after the first */
     bool cache;
