@@ -11,7 +11,7 @@
 #define SEC 1000000000LL
 
 /* A pool from the YAML of one `pools:` item; NULL with err when refused. */
-static ig_gw_pool *pool_yaml(const char *yaml, ig_error *err)
+static inline ig_gw_pool *pool_yaml(const char *yaml, ig_error *err)
 {
     ig_conf *c = ig_conf_load_string(yaml, strlen(yaml), "test.yaml", err);
     if (!c) return NULL;
@@ -21,7 +21,7 @@ static ig_gw_pool *pool_yaml(const char *yaml, ig_error *err)
 }
 
 /* A pool with policy lb over n endpoints 127.0.0.1:9000+i with the given weights (NULL = 1). */
-static ig_gw_pool *pool_n(const char *lb, size_t n, const int *weights, const char *extra)
+static inline ig_gw_pool *pool_n(const char *lb, size_t n, const int *weights, const char *extra)
 {
     char yaml[8192];
     size_t off =
@@ -37,14 +37,14 @@ static ig_gw_pool *pool_n(const char *lb, size_t n, const int *weights, const ch
 }
 
 /* The index of ep in eps, or -1. */
-static long ep_index(ig_gw_endpoint *const *eps, size_t n, const ig_gw_endpoint *ep)
+static inline long ep_index(ig_gw_endpoint *const *eps, size_t n, const ig_gw_endpoint *ep)
 {
     for (size_t i = 0; i < n; i++)
         if (eps[i] == ep) return (long)i;
     return -1;
 }
 
-static uint64_t test_rng(uint64_t *s)
+static inline uint64_t test_rng(uint64_t *s)
 {
     *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
     uint64_t x = *s;
