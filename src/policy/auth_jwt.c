@@ -93,7 +93,9 @@ static bool kid_valid(const char *s)
     size_t n = strlen(s);
     if (n == 0 || n > MAX_KID) return false;
     for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-') return false;
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+              s[i] == '.' || s[i] == '_' || s[i] == '-'))
+            return false; /* explicit ranges: isalnum would follow the locale */
     return true;
 }
 
