@@ -8,6 +8,7 @@ int ig_cli_run(int argc, char **argv);
 int ig_cli_perf(int argc, char **argv);
 int ig_cli_serve(int argc, char **argv);
 int ig_cli_bench(int argc, char **argv);
+int ig_cli_gateway(int argc, char **argv);
 
 
 /* ---- shared by subcommands (cli_common.c) ---- */

@@ -15,6 +15,7 @@ static const struct {
     {"run", ig_cli_run, "run a model on input files and write its outputs"},
     {"perf", ig_cli_perf, "measure a model's latency and throughput"},
     {"serve", ig_cli_serve, "serve a model repository over the Open Inference Protocol (REST)"},
+    {"gateway", ig_cli_gateway, "route, secure, limit and roll out inference traffic to OIP endpoints"},
     {"bench", ig_cli_bench, "load-test an inference server over HTTP (like perf_analyzer)"},
 };
 

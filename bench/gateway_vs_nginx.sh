@@ -1,0 +1,113 @@
+#!/bin/bash
+# The gateway against nginx as a reverse proxy, side by side in one run, in front of the same two
+# `infergate serve` replicas (linear model, binary tensor POST), loopback only.
+#
+#   bench/gateway_vs_nginx.sh [rounds] [seconds]        (defaults: 5 rounds, 10 s)
+#
+# Each round runs wrk -t2 -c64 against: the first replica directly (the no-proxy baseline), nginx
+# (worker_processes 2, upstream keepalive 64, HTTP/1.1, as ../shared/bench/http_ceiling.sh) and
+# infergate gateway (workers 2, p2c), in an order that rotates every round. Added latency is
+# p50(through proxy) - p50(direct) of the same round. Prints one RESULT line per run and medians.
+# Needs: build/infergate, wrk, nginx (scripts/install-deps.sh --bench).
+set -euo pipefail
+ROUNDS=${1:-5}
+DUR=${2:-10}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${BIN:-$ROOT/build/infergate}
+TMP=$(mktemp -d)
+read -r B1 B2 NG GW ADM <<<"$(/usr/bin/python3 -c 'import socket
+s=[socket.socket() for _ in range(5)]
+[x.bind(("127.0.0.1",0)) for x in s]
+print(*[x.getsockname()[1] for x in s])')"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -s "$TMP/nginx.pid" ] && kill -QUIT "$(cat "$TMP/nginx.pid")" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+for p in "$B1" "$B2"; do
+  "$BIN" serve --model-repository "$ROOT/examples/models" --http-port "$p" --metrics-port 0 --grpc-port -1 \
+    >"$TMP/serve-$p.log" 2>&1 &
+  pids+=($!)
+done
+mkdir -p "$TMP"/{logs,tmp}
+cat >"$TMP/nginx.conf" <<NGINX
+worker_processes 2;
+pid $TMP/nginx.pid;
+error_log $TMP/logs/error.log warn;
+events { worker_connections 4096; multi_accept on; }
+http {
+  access_log off;
+  tcp_nodelay on;
+  keepalive_timeout 65;
+  keepalive_requests 1000000;
+  client_body_buffer_size 64k;
+  client_body_temp_path $TMP/tmp;
+  proxy_temp_path $TMP/tmp;
+  upstream backend { server 127.0.0.1:$B1; server 127.0.0.1:$B2; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NG reuseport backlog=4096;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering on;
+    }
+  }
+}
+NGINX
+nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/logs/error.log"
+cat >"$TMP/gateway.yaml" <<YAML
+listen: 127.0.0.1:$GW
+admin_listen: 127.0.0.1:$ADM
+workers: 2
+pools:
+  - name: replicas
+    endpoints: ["127.0.0.1:$B1", "127.0.0.1:$B2"]
+routes:
+  - name: all
+    pool: replicas
+YAML
+"$BIN" gateway --config "$TMP/gateway.yaml" >"$TMP/gateway.log" 2>&1 &
+pids+=($!)
+for p in "$B1" "$B2" "$NG" "$GW"; do
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/v2/health/ready" >/dev/null && break; sleep 0.1; done
+  curl -sf "http://127.0.0.1:$p/v2/health/ready" >/dev/null || { echo "port $p not ready" >&2; exit 1; }
+done
+
+export INFER_INPUT=features INFER_SHAPE=1,4
+run() { # NAME PORT ROUND
+  local out
+  out=$(wrk -t2 -c64 -d"${DUR}s" --latency -s "$ROOT/bench/infer_binary.lua" "http://127.0.0.1:$2/v2/models/linear/infer")
+  echo "RESULT $1 round=$3 rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") p50=$(awk '$1=="50%" {print $2}' <<<"$out") p99=$(awk '$1=="99%" {print $2}' <<<"$out") $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ' || true)"
+}
+names=(direct nginx gateway)
+ports=("$B1" "$NG" "$GW")
+for r in $(seq "$ROUNDS"); do
+  for k in 0 1 2; do
+    i=$(( (k + r) % 3 ))
+    run "${names[$i]}" "${ports[$i]}" "$r"
+  done
+done | tee "$TMP/results.txt"
+
+/usr/bin/python3 - "$TMP/results.txt" <<'PY'
+import re, statistics, sys
+def ms(v):
+    m = re.match(r"([\d.]+)(us|ms|s)$", v); x = float(m.group(1))
+    return x / 1000 if m.group(2) == "us" else x * 1000 if m.group(2) == "s" else x
+rounds = {}
+for line in open(sys.argv[1]):
+    f = line.split(); kv = dict(x.split("=", 1) for x in f[2:6])
+    rounds.setdefault(int(kv["round"]), {})[f[1]] = (float(kv["rps"]), ms(kv["p50"]), ms(kv["p99"]))
+def med(xs): return statistics.median(xs)
+rps_ratio = [r["gateway"][0] / r["nginx"][0] for r in rounds.values()]
+add_g = [r["gateway"][1] - r["direct"][1] for r in rounds.values()]
+add_n = [r["nginx"][1] - r["direct"][1] for r in rounds.values()]
+for name in ("direct", "nginx", "gateway"):
+    print("MEDIAN %-8s rps=%.0f p50_ms=%.3f p99_ms=%.3f" % (name, med(r[name][0] for r in rounds.values()),
+          med(r[name][1] for r in rounds.values()), med(r[name][2] for r in rounds.values())))
+print("gateway/nginx rps: median %.2fx (rounds %s)" % (med(rps_ratio), " ".join("%.2f" % x for x in rps_ratio)))
+print("added p50 ms: gateway %.3f, nginx %.3f (medians over rounds)" % (med(add_g), med(add_n)))
+PY
