@@ -26,7 +26,8 @@ int ig_cli_gateway(int argc, char **argv)
     long drain_secs = 30;
     if (argc == 3 && !strcmp(argv[1], "hash-key")) {
         char out[IG_AUTH_HASH_LEN];
-        if (ig_auth_hash_key(argv[2], out, sizeof out)) return ig_cli_fail("gateway", 1, "cannot hash the key");
+        if (ig_auth_hash_key(argv[2], out, sizeof out))
+            return ig_cli_fail("gateway", 1, "cannot hash the key");
         printf("%s\n", out);
         return 0;
     }

@@ -13,6 +13,7 @@ static void config_free(ig_gw_config *g)
     for (size_t i = 0; i < g->n_pools; i++) ig_gw_pool_free(g->pools[i]);
     free(g->pools);
     ig_ratelimit_free(g->rate_limit);
+    ig_auth_free(g->auth);
     for (size_t i = 0; i < g->n_routes; i++) {
         ig_rollout_free(g->routes[i].rollout);
         free(g->routes[i].header_names);
@@ -54,15 +55,17 @@ static bool load_route(ig_gw_config *g, const ig_conf_node *r, const char *const
 {
     ig_gw_route *route = &g->routes[g->n_routes];
     if (!ig_gw_route_from_conf(g->conf, r, names, g->n_pools, route, err)) goto fail;
-    err->code = 0;
-    route->rollout = ig_rollout_from_conf(g->conf, r, resolve_pool, g, g->decision_log, g->decision_log_ctx, err);
-    if (!route->rollout && err->code) goto fail;
+    if (err) err->code = 0;
+    route->rollout =
+        ig_rollout_from_conf(g->conf, r, resolve_pool, g, g->decision_log, g->decision_log_ctx, err);
+    if (!route->rollout && err && err->code) goto fail;
     if (route->rollout) ig_rollout_set_name(route->rollout, route->name);
     if (route->pool == SIZE_MAX) {
         /* Without a pool of its own, the route's rollout must split (a shadow alone picks nothing). */
         ig_rollout_pick pick;
         if (route->rollout) ig_rollout_choose(route->rollout, NULL, NULL, NULL, 0, &pick);
-        if (!route->rollout || pick.pool < 0) return ig_conf_fail(g->conf, r, err, "route needs a pool or a split");
+        if (!route->rollout || pick.pool < 0)
+            return ig_conf_fail(g->conf, r, err, "route needs a pool or a split");
     }
     if (!ig_conf_no_unknown(g->conf, r, err)) goto fail;
     g->n_routes++;
@@ -95,7 +98,8 @@ static bool load_routes(ig_gw_config *g, const ig_conf_node *root, ig_error *err
     return ok;
 }
 
-ig_gw_config *ig_gw_config_load(const char *path, ig_rollout_log_fn decision_log, void *log_ctx, ig_error *err)
+ig_gw_config *ig_gw_config_load(const char *path, ig_rollout_log_fn decision_log, void *log_ctx,
+                                ig_error *err)
 {
     ig_gw_config *g = calloc(1, sizeof *g);
     if (!g) {
@@ -130,6 +134,8 @@ ig_gw_config *ig_gw_config_load(const char *path, ig_rollout_log_fn decision_log
     g->max_request_bytes = max_req;
     if (!load_pools(g, root, err) || !load_routes(g, root, err)) goto fail;
     if (!(g->rate_limit = ig_ratelimit_from_conf(c, ig_conf_get(root, "rate_limits"), err))) goto fail;
+    const ig_conf_node *auth = ig_conf_get(root, "auth");
+    if (auth && !(g->auth = ig_auth_from_conf(c, auth, g->dir, err))) goto fail;
     if (!ig_conf_no_unknown(c, root, err)) goto fail;
     return g;
 fail:

@@ -13,6 +13,7 @@
 #include "gateway/endpoint.h"
 #include "gateway/route.h"
 #include "infergate/error.h"
+#include "policy/auth.h"
 #include "policy/rate_limit.h"
 
 typedef struct ig_gw_config {
@@ -31,13 +32,15 @@ typedef struct ig_gw_config {
     ig_gw_route *routes;
     size_t n_routes;
     ig_ratelimit *rate_limit; /* never NULL: no rules allows everything */
+    ig_auth *auth;            /* NULL: no authentication (the admin listener is then open too) */
     /* where rollout decisions go (set before load; the gateway's log) */
     ig_rollout_log_fn decision_log;
     void *decision_log_ctx;
 } ig_gw_config;
 
 /* Loads and validates FILE; NULL with "FILE:LINE: reason" in err. */
-ig_gw_config *ig_gw_config_load(const char *path, ig_rollout_log_fn decision_log, void *log_ctx, ig_error *err);
+ig_gw_config *ig_gw_config_load(const char *path, ig_rollout_log_fn decision_log, void *log_ctx,
+                                ig_error *err);
 /* Carries runtime state (endpoint health and ejections, canary progress, rate-limit buckets) from
  * the snapshot being replaced into the new one, before the new one is published. */
 void ig_gw_config_adopt(ig_gw_config *next, ig_gw_config *prev, int64_t now_ns);

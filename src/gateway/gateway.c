@@ -58,10 +58,14 @@ static void expose_pools(void *ctx, ig_buf *b)
     pthread_mutex_lock(&g->sh.lock);
     ig_gw_config *c = ig_gw_config_ref(g->sh.config);
     pthread_mutex_unlock(&g->sh.lock);
-    ig_prom_family(b, "infergate_gateway_endpoint_outstanding", "gauge", "Requests in flight to the endpoint.");
-    ig_prom_family(b, "infergate_gateway_endpoint_healthy", "gauge", "1 when active checks pass and not ejected.");
-    ig_prom_family(b, "infergate_gateway_endpoint_picks_total", "counter", "Times the balancer chose the endpoint.");
-    ig_prom_family(b, "infergate_gateway_endpoint_ejections_total", "counter", "Outlier ejections of the endpoint.");
+    ig_prom_family(b, "infergate_gateway_endpoint_outstanding", "gauge",
+                   "Requests in flight to the endpoint.");
+    ig_prom_family(b, "infergate_gateway_endpoint_healthy", "gauge",
+                   "1 when active checks pass and not ejected.");
+    ig_prom_family(b, "infergate_gateway_endpoint_picks_total", "counter",
+                   "Times the balancer chose the endpoint.");
+    ig_prom_family(b, "infergate_gateway_endpoint_ejections_total", "counter",
+                   "Outlier ejections of the endpoint.");
     int64_t now = (int64_t)ig_now_ns();
     for (size_t i = 0; i < c->n_pools; i++) {
         ig_gw_endpoint **eps;
@@ -73,23 +77,28 @@ static void expose_pools(void *ctx, ig_buf *b)
             char addr[200], labels[440];
             ig_prom_escape(ig_gw_endpoint_address(eps[k]), addr, sizeof addr);
             snprintf(labels, sizeof labels, "pool=\"%s\",endpoint=\"%s\"", pool, addr);
-            ig_prom_value(b, "infergate_gateway_endpoint_outstanding", labels, (double)ig_gw_endpoint_outstanding(eps[k]));
+            ig_prom_value(b, "infergate_gateway_endpoint_outstanding", labels,
+                          (double)ig_gw_endpoint_outstanding(eps[k]));
             ig_prom_value(b, "infergate_gateway_endpoint_healthy", labels,
                           ig_gw_endpoint_available(eps[k], now) ? 1 : 0);
-            ig_prom_value(b, "infergate_gateway_endpoint_picks_total", labels, (double)ig_gw_endpoint_picked(eps[k]));
+            ig_prom_value(b, "infergate_gateway_endpoint_picks_total", labels,
+                          (double)ig_gw_endpoint_picked(eps[k]));
             ig_prom_value(b, "infergate_gateway_endpoint_ejections_total", labels,
                           (double)ig_gw_endpoint_ejections(eps[k]));
         }
         ig_gw_endpoints_release(eps, n);
     }
-    ig_prom_family(b, "infergate_gateway_pool_overflows_total", "counter", "Requests refused by circuit breakers.");
+    ig_prom_family(b, "infergate_gateway_pool_overflows_total", "counter",
+                   "Requests refused by circuit breakers.");
     for (size_t i = 0; i < c->n_pools; i++) {
         char pool[200], labels[220];
         ig_prom_escape(ig_gw_pool_name(c->pools[i]), pool, sizeof pool);
         snprintf(labels, sizeof labels, "pool=\"%s\"", pool);
-        ig_prom_value(b, "infergate_gateway_pool_overflows_total", labels, (double)ig_gw_pool_overflows(c->pools[i]));
+        ig_prom_value(b, "infergate_gateway_pool_overflows_total", labels,
+                      (double)ig_gw_pool_overflows(c->pools[i]));
     }
-    ig_prom_family(b, "infergate_gateway_rate_limit_decisions_total", "counter", "Rate-limit decisions by rule.");
+    ig_prom_family(b, "infergate_gateway_rate_limit_decisions_total", "counter",
+                   "Rate-limit decisions by rule.");
     for (size_t i = 0; i < ig_ratelimit_rule_count(c->rate_limit); i++) {
         ig_rl_stats s;
         if (!ig_ratelimit_stats(c->rate_limit, i, &s)) continue;
@@ -193,11 +202,13 @@ int ig_gateway_reload(ig_gateway *g, ig_error *err)
         rc = err ? err->code : IG_EINVAL;
     } else {
         const ig_gw_config *cur = g->sh.config;
-        bool same_listeners = !strcmp(c->listen, cur->listen) && c->workers == cur->workers &&
-                              ((!c->admin_listen && !cur->admin_listen) ||
-                               (c->admin_listen && cur->admin_listen && !strcmp(c->admin_listen, cur->admin_listen)));
+        bool same_listeners =
+            !strcmp(c->listen, cur->listen) && c->workers == cur->workers &&
+            ((!c->admin_listen && !cur->admin_listen) ||
+             (c->admin_listen && cur->admin_listen && !strcmp(c->admin_listen, cur->admin_listen)));
         if (!same_listeners) {
-            rc = ig_error_set(err, IG_EINVAL, "%s: listen, admin_listen and workers change only with a restart", g->path);
+            rc = ig_error_set(err, IG_EINVAL,
+                              "%s: listen, admin_listen and workers change only with a restart", g->path);
             ig_gw_config_release(c);
         } else if ((rc = publish(g, c, err))) {
             ig_gw_config_release(c);

@@ -38,7 +38,8 @@ static int on_headers_complete(http_parser *p)
     ig_http1_msg *m = p->data;
     m->head_done = true;
     /* A response without a body: the caller marked it (HEAD) or its status says so. */
-    if (!m->request && (m->no_body || p->status_code / 100 == 1 || p->status_code == 204 || p->status_code == 304)) {
+    if (!m->request &&
+        (m->no_body || p->status_code / 100 == 1 || p->status_code == 204 || p->status_code == 304)) {
         m->no_body = true;
         return 1;
     }
@@ -130,14 +131,16 @@ int ig_http1_head(ig_http1_msg *m, const char *buf, size_t len)
     if (end == -1) return fail(m, 400, "bare LF or NUL in the request head");
     if (end == -2) return fail(m, 400, "folded header lines are not accepted");
     if (end == 0) {
-        if (len >= IG_HTTP1_MAX_HEAD) return fail(m, m->request ? 431 : 502, "header section larger than 64 KiB");
+        if (len >= IG_HTTP1_MAX_HEAD)
+            return fail(m, m->request ? 431 : 502, "header section larger than 64 KiB");
         return 0;
     }
     size_t got = http_parser_execute(&m->parser, &settings, buf, (size_t)end);
     enum http_errno e = HTTP_PARSER_ERRNO(&m->parser);
     if (m->error_status) return -1;
     if ((e != HPE_OK && e != HPE_PAUSED) || !m->head_done) {
-        if (e == HPE_UNEXPECTED_CONTENT_LENGTH) return fail(m, 400, "both Content-Length and Transfer-Encoding");
+        if (e == HPE_UNEXPECTED_CONTENT_LENGTH)
+            return fail(m, 400, "both Content-Length and Transfer-Encoding");
         if (e == HPE_INVALID_CONTENT_LENGTH) return fail(m, 400, "invalid Content-Length");
         return fail(m, 400, e != HPE_OK ? http_errno_description(e) : "malformed head");
     }
@@ -147,7 +150,8 @@ int ig_http1_head(ig_http1_msg *m, const char *buf, size_t len)
     size_t te_len;
     const char *te = ig_http1_find(m, "Transfer-Encoding", &te_len);
     if (te) {
-        if (te_len != 7 || strncasecmp(te, "chunked", 7)) return fail(m, 501, "only the chunked transfer coding is supported");
+        if (te_len != 7 || strncasecmp(te, "chunked", 7))
+            return fail(m, 501, "only the chunked transfer coding is supported");
         if (m->parser.http_minor == 0) return fail(m, 400, "Transfer-Encoding in an HTTP/1.0 message");
         if (count_headers(m, "Transfer-Encoding") > 1) return fail(m, 400, "duplicate Transfer-Encoding");
         m->chunked = true;
@@ -189,8 +193,9 @@ bool ig_http1_eof(ig_http1_msg *m)
 
 bool ig_http1_is_hop(const ig_http1_msg *m, const ig_http1_header *h)
 {
-    static const char *const hop[] = {"connection", "keep-alive", "te", "trailer", "transfer-encoding",
-                                      "upgrade", "proxy-connection", "proxy-authorization", "proxy-authenticate"};
+    static const char *const hop[] = {"connection",       "keep-alive",          "te",
+                                      "trailer",          "transfer-encoding",   "upgrade",
+                                      "proxy-connection", "proxy-authorization", "proxy-authenticate"};
     for (size_t i = 0; i < sizeof hop / sizeof hop[0]; i++)
         if (h->name_len == strlen(hop[i]) && !strncasecmp(h->name, hop[i], h->name_len)) return true;
     size_t clen;

@@ -29,9 +29,9 @@ typedef struct ig_http1_msg {
     size_t url_len;
     ig_http1_header headers[IG_HTTP1_MAX_HEADERS];
     size_t n_headers;
-    size_t head_len;       /* bytes of the head, CRLFCRLF included */
-    int status;            /* responses */
-    bool keep_alive;       /* both ends may reuse the connection after this message */
+    size_t head_len; /* bytes of the head, CRLFCRLF included */
+    int status;      /* responses */
+    bool keep_alive; /* both ends may reuse the connection after this message */
     bool chunked;
     int64_t content_length; /* -1 when absent */
     /* error: an HTTP status to answer with (400, 413, 431, 501) and why */

@@ -70,8 +70,10 @@ void ig_gw_loop_del(ig_gw_loop *l, ig_gw_watch *w)
 {
     if (!w->linked) return;
     epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
-    if (w->prev) w->prev->next = w->next;
-    else l->head = w->next;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        l->head = w->next;
     if (w->next) w->next->prev = w->prev;
     w->prev = w->next = NULL;
     w->linked = false;
@@ -149,4 +151,7 @@ void ig_gw_loop_stop(ig_gw_loop *l)
     ig_gw_loop_wake(l);
 }
 
-uint64_t ig_gw_loop_now(const ig_gw_loop *l) { return l->now_ns; }
+uint64_t ig_gw_loop_now(const ig_gw_loop *l)
+{
+    return l->now_ns;
+}

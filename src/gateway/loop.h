@@ -18,10 +18,10 @@ typedef void (*ig_gw_deadline_fn)(ig_gw_watch *w, uint64_t now_ns);
 /* Embedded in the connection it watches; the loop links them for the deadline sweep. */
 struct ig_gw_watch {
     int fd;
-    uint32_t events;       /* what is registered now */
+    uint32_t events; /* what is registered now */
     ig_gw_io_fn on_io;
     ig_gw_deadline_fn on_deadline;
-    uint64_t deadline_ns;  /* 0 = none */
+    uint64_t deadline_ns; /* 0 = none */
     ig_gw_watch *prev, *next;
     bool linked, retired;
     void (*release)(ig_gw_watch *w); /* set by ig_gw_loop_retire */

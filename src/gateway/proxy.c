@@ -28,13 +28,13 @@
 
 enum {
     IN_INITIAL = 16 * 1024,
-    IN_KEEP = 256 * 1024,          /* larger buffers are given back between requests */
-    OUT_HIGH_WATER = 1024 * 1024,  /* stop reading the upstream while the client lags this much */
-    UPSTREAM_IDLE_MS = 30 * 1000,  /* below the upstreams' own keep-alive timeouts */
+    IN_KEEP = 256 * 1024,         /* larger buffers are given back between requests */
+    OUT_HIGH_WATER = 1024 * 1024, /* stop reading the upstream while the client lags this much */
+    UPSTREAM_IDLE_MS = 30 * 1000, /* below the upstreams' own keep-alive timeouts */
     MAX_IDLE_PER_ENDPOINT = 256,
 };
 
-#define container_of(p, T, m) ((T *)((char *)(p) - offsetof(T, m)))
+#define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
 
 typedef struct gw_upstream gw_upstream;
 typedef struct gw_client gw_client;
@@ -75,6 +75,9 @@ typedef struct {
     bool holds_request; /* circuit-breaker slot */
     bool holds_retry;   /* retry-budget slot */
     char model[256], version[64], request_id[40], traceparent[64];
+    char principal[128];
+    char rl_headers[384]; /* rate-limit headers for the response */
+    int pool_index;       /* for the rollout's bookkeeping */
     uint64_t start_ns, deadline_ns, try_start_ns;
     int tries;
     int status;
@@ -89,6 +92,7 @@ struct gw_client {
     ig_gw_watch w;
     ig_gw_worker *wk;
     bool admin;
+    struct sockaddr_storage peer;
     char peer_ip[INET6_ADDRSTRLEN];
     gw_bytes in;
     ig_http1_msg req;
@@ -291,35 +295,53 @@ static bool client_flush(gw_client *c)
 static const char *reason_phrase(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Content Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Error";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Content Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Error";
     }
 }
 
 /* Appends a complete local response. extra: header lines each ending CRLF, or "". */
-static void client_local_response(gw_client *c, int status, const char *ctype, const char *body, size_t body_len,
-                                  const char *extra, bool close)
+static void client_local_response(gw_client *c, int status, const char *ctype, const char *body,
+                                  size_t body_len, const char *extra, bool close)
 {
     if (close) c->close_after_write = true;
-    bool ok = bytes_printf(&c->out,
-                           "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n", status,
-                           reason_phrase(status), ctype, body_len, c->rq.request_id[0] ? "X-Request-Id: " : "",
-                           c->rq.request_id, c->rq.request_id[0] ? "\r\n" : "", extra,
-                           c->close_after_write ? "Connection: close\r\n" : "") &&
+    bool ok = bytes_printf(
+                  &c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n",
+                  status, reason_phrase(status), ctype, body_len, c->rq.request_id[0] ? "X-Request-Id: " : "",
+                  c->rq.request_id, c->rq.request_id[0] ? "\r\n" : "", extra,
+                  c->close_after_write ? "Connection: close\r\n" : "") &&
               bytes_append(&c->out, body, body_len);
     if (!ok) c->close_after_write = true;
     c->rq.status = status;
@@ -334,9 +356,12 @@ static void client_error(gw_client *c, int status, const char *msg, const char *
     n += (size_t)snprintf(body, sizeof body, "{\"error\":\"");
     for (const char *p = msg; *p && n < sizeof body - 8; p++) {
         unsigned char ch = (unsigned char)*p;
-        if (ch == '"' || ch == '\\') body[n++] = '\\', body[n++] = (char)ch;
-        else if (ch < 0x20) n += (size_t)snprintf(body + n, sizeof body - n, "\\u%04x", ch);
-        else body[n++] = (char)ch;
+        if (ch == '"' || ch == '\\')
+            body[n++] = '\\', body[n++] = (char)ch;
+        else if (ch < 0x20)
+            n += (size_t)snprintf(body + n, sizeof body - n, "\\u%04x", ch);
+        else
+            body[n++] = (char)ch;
     }
     n += (size_t)snprintf(body + n, sizeof body - n, "\"}");
     client_local_response(c, status, "application/json", body, n, extra ? extra : "", close);
@@ -351,16 +376,16 @@ static void log_access(gw_client *c)
     gw_request *rq = &c->rq;
     char line[1400];
     uint64_t now = ig_gw_loop_now(c->wk->loop);
-    int n = snprintf(line, sizeof line,
-                     "{\"ts_ms\":%llu,\"request_id\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"path\":\"%.*s\","
-                     "\"model\":\"%s\",\"version\":\"%s\",\"route\":\"%s\",\"upstream\":\"%s\",\"status\":%d,"
-                     "\"tries\":%d,\"bytes_in\":%zu,\"bytes_out\":%zu,\"duration_us\":%llu}\n",
-                     (unsigned long long)ig_wall_ms(), rq->request_id, c->peer_ip,
-                     http_method_str((enum http_method)c->req.parser.method),
-                     (int)(c->req.url_len > 256 ? 256 : c->req.url_len), c->req.url ? c->req.url : "", rq->model,
-                     rq->version, rq->route ? rq->route->name : "", rq->prev_addr, rq->status, rq->tries,
-                     c->req.head_len + c->body_len, rq->bytes_out,
-                     (unsigned long long)((now - rq->start_ns) / 1000));
+    int n = snprintf(
+        line, sizeof line,
+        "{\"ts_ms\":%llu,\"request_id\":\"%s\",\"client\":\"%s\",\"method\":\"%s\",\"path\":\"%.*s\","
+        "\"model\":\"%s\",\"version\":\"%s\",\"route\":\"%s\",\"upstream\":\"%s\",\"status\":%d,"
+        "\"tries\":%d,\"bytes_in\":%zu,\"bytes_out\":%zu,\"duration_us\":%llu}\n",
+        (unsigned long long)ig_wall_ms(), rq->request_id, c->peer_ip,
+        http_method_str((enum http_method)c->req.parser.method),
+        (int)(c->req.url_len > 256 ? 256 : c->req.url_len), c->req.url ? c->req.url : "", rq->model,
+        rq->version, rq->route ? rq->route->name : "", rq->prev_addr, rq->status, rq->tries,
+        c->req.head_len + c->body_len, rq->bytes_out, (unsigned long long)((now - rq->start_ns) / 1000));
     if (n <= 0) return;
     /* Paths and names are logged as sent, except that quotes and control bytes would break the
      * line: they were checked by the parser (no control bytes) and quotes are replaced here. */
@@ -390,8 +415,10 @@ static void request_end(gw_client *c)
     if (rq->route) {
         ig_gw_route_stats *s = rq->route->stats;
         int cls = rq->status / 100;
-        atomic_fetch_add_explicit(cls == 2 ? &s->responses_2xx : cls == 4 ? &s->responses_4xx : &s->responses_5xx, 1,
-                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(cls == 2   ? &s->responses_2xx
+                                  : cls == 4 ? &s->responses_4xx
+                                             : &s->responses_5xx,
+                                  1, memory_order_relaxed);
         ig_histogram_observe(&s->latency_us, (double)(ig_gw_loop_now(c->wk->loop) - rq->start_ns) / 1000.0);
     }
     log_access(c);
@@ -428,7 +455,8 @@ static void request_end(gw_client *c)
         }
     }
     ig_http1_begin(&c->req, true);
-    c->w.deadline_ns = ig_gw_loop_now(c->wk->loop) + (uint64_t)(c->wk->cfg ? c->wk->cfg->idle_timeout_ms : 60000) * 1000000u;
+    c->w.deadline_ns =
+        ig_gw_loop_now(c->wk->loop) + (uint64_t)(c->wk->cfg ? c->wk->cfg->idle_timeout_ms : 60000) * 1000000u;
 }
 
 /* A request that never reaches an upstream: answered here, then the next one. */
@@ -458,8 +486,8 @@ static void make_ids(gw_client *c)
     const char *id = ig_http1_find(&c->req, "X-Request-Id", &len);
     bool ok = id && len > 0 && len < sizeof rq->request_id;
     for (size_t i = 0; ok && i < len; i++)
-        ok = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
-             id[i] == '-' || id[i] == '_' || id[i] == '.';
+        ok = (id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'z') ||
+             (id[i] >= 'A' && id[i] <= 'Z') || id[i] == '-' || id[i] == '_' || id[i] == '.';
     unsigned char r[24];
     for (size_t i = 0; i < sizeof r; i += 8) {
         uint64_t v = next_rand(c->wk);
@@ -510,8 +538,9 @@ static bool build_upstream_head(gw_client *c)
     }
     if (!ok) return false;
     if (m->chunked && !bytes_printf(h, "Transfer-Encoding: chunked\r\n")) return false;
-    return bytes_printf(h, "X-Request-Id: %s\r\ntraceparent: %s\r\nX-Forwarded-For: %.*s%s%s\r\n\r\n", rq->request_id,
-                        rq->traceparent, (int)xff_len, xff ? xff : "", xff ? ", " : "", c->peer_ip);
+    return bytes_printf(h, "X-Request-Id: %s\r\ntraceparent: %s\r\nX-Forwarded-For: %.*s%s%s\r\n\r\n",
+                        rq->request_id, rq->traceparent, (int)xff_len, xff ? xff : "", xff ? ", " : "",
+                        c->peer_ip);
 }
 
 static const char *route_header(void *ctx, const char *name, size_t *len)
@@ -520,6 +549,57 @@ static const char *route_header(void *ctx, const char *name, size_t *len)
 }
 
 static void handle_admin(gw_client *c);
+
+/* A NUL-terminated copy of a header's value, or NULL when absent or longer than the buffer. */
+static const char *header_copy(const ig_http1_msg *m, const char *name, char *buf, size_t cap)
+{
+    size_t len;
+    const char *v = name ? ig_http1_find(m, name, &len) : NULL;
+    if (!v || len >= cap) return NULL;
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* Authentication, authorization and rate limits. false: a 401/403/429 is queued. */
+static bool request_allowed(gw_client *c, bool need_admin)
+{
+    gw_request *rq = &c->rq;
+    const ig_gw_config *cfg = rq->cfg;
+    snprintf(rq->principal, sizeof rq->principal, "%s", c->peer_ip);
+    if (cfg->auth) {
+        /* Tokens over 8 KiB are refused by the verifier; the buffer holds a little more so they reach it. */
+        char authz[8448], key[512], why[160];
+        ig_auth_request ar = {
+            .authorization = header_copy(&c->req, "Authorization", authz, sizeof authz),
+            .api_key = header_copy(&c->req, "x-api-key", key, sizeof key),
+            .peer = (const struct sockaddr *)&c->peer,
+            .now_s = (int64_t)(ig_wall_ms() / 1000),
+        };
+        if (!ar.authorization && ig_http1_find(&c->req, "Authorization", NULL)) {
+            client_error(c, 401, "credentials too large", "WWW-Authenticate: Bearer\r\n", !c->req.done);
+            return false;
+        }
+        ig_auth_identity id;
+        ig_auth_result r =
+            ig_auth_check(cfg->auth, &ar, rq->model[0] ? rq->model : NULL, need_admin, &id, why, sizeof why);
+        if (r != IG_AUTH_ALLOW) {
+            client_error(c, (int)r, why, r == IG_AUTH_UNAUTHENTICATED ? "WWW-Authenticate: Bearer\r\n" : NULL,
+                         !c->req.done);
+            return false;
+        }
+        if (strcmp(id.method, "none")) snprintf(rq->principal, sizeof rq->principal, "%s", id.principal);
+    }
+    ig_rl_request lr = {.key = rq->principal, .model = rq->model[0] ? rq->model : NULL};
+    ig_rl_decision d;
+    ig_ratelimit_check(cfg->rate_limit, &lr, (int64_t)ig_gw_loop_now(c->wk->loop), &d);
+    if (!d.allowed) {
+        client_error(c, 429, "rate limit exceeded", d.headers, !c->req.done);
+        return false;
+    }
+    snprintf(rq->rl_headers, sizeof rq->rl_headers, "%s", d.headers);
+    return true;
+}
 
 /* A request head is complete: route it and send it on its way. */
 static void request_start(gw_client *c)
@@ -537,7 +617,8 @@ static void request_start(gw_client *c)
     }
     if (c->admin) return handle_admin(c);
     if (atomic_load_explicit(&wk->sh->draining, memory_order_relaxed)) c->close_after_write = true;
-    ig_gw_route_input in = {.path = c->req.url, .path_len = c->req.url_len, .header = route_header, .ctx = &c->req};
+    ig_gw_route_input in = {
+        .path = c->req.url, .path_len = c->req.url_len, .header = route_header, .ctx = &c->req};
     if (ig_gw_route_parse_model_path(c->req.url, c->req.url_len, rq->model, sizeof rq->model, rq->version,
                                      sizeof rq->version)) {
         in.model = rq->model;
@@ -549,7 +630,19 @@ static void request_start(gw_client *c)
         return request_local_end(c);
     }
     atomic_fetch_add_explicit(&rq->route->stats->requests, 1, memory_order_relaxed);
-    rq->pool = rq->cfg->pools[rq->route->pool];
+    if (!request_allowed(c, false)) return request_local_end(c);
+    rq->pool_index = (int)rq->route->pool;
+    if (rq->route->rollout) {
+        ig_rollout_pick pick;
+        ig_rollout *ro = rq->route->rollout;
+        char pin[128], sticky[256], cookie[4096];
+        ig_rollout_choose(ro, header_copy(&c->req, ig_rollout_pin_header(ro), pin, sizeof pin),
+                          header_copy(&c->req, "Cookie", cookie, sizeof cookie),
+                          header_copy(&c->req, ig_rollout_sticky_header(ro), sticky, sizeof sticky),
+                          next_rand(wk), &pick);
+        if (pick.pool >= 0) rq->pool_index = pick.pool;
+    }
+    rq->pool = rq->cfg->pools[rq->pool_index];
     rq->deadline_ns = rq->start_ns + (uint64_t)rq->route->timeout_ms * 1000000u;
     size_t tlen;
     const char *t = ig_http1_find(&c->req, "x-request-timeout-ms", &tlen);
@@ -617,8 +710,10 @@ static void upstream_release_mem(ig_gw_watch *w)
 
 static void upstream_close(gw_upstream *u)
 {
-    if (!u->client) idle_remove(u);
-    else if (u->client->up == u) u->client->up = NULL;
+    if (!u->client)
+        idle_remove(u);
+    else if (u->client->up == u)
+        u->client->up = NULL;
     u->client = NULL;
     close(u->w.fd);
     ig_gw_loop_retire(u->wk->loop, &u->w, upstream_release_mem);
@@ -703,7 +798,8 @@ static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, sockle
     u->resp.no_body = c->req.parser.method == HTTP_HEAD;
     ig_http1_begin(&u->resp, false);
     u->w.on_deadline = upstream_deadline;
-    u->w.deadline_ns = u->connecting ? ig_gw_loop_now(wk->loop) + (uint64_t)c->rq.cfg->connect_timeout_ms * 1000000u : 0;
+    u->w.deadline_ns =
+        u->connecting ? ig_gw_loop_now(wk->loop) + (uint64_t)c->rq.cfg->connect_timeout_ms * 1000000u : 0;
     c->up = u;
     return u;
 }
@@ -766,7 +862,8 @@ static void upstream_write(gw_upstream *u)
             return;
         }
         size_t k = (size_t)w, h = rq->up_head.len - u->head_off;
-        if (k <= h) u->head_off += k;
+        if (k <= h)
+            u->head_off += k;
         else {
             u->head_off = rq->up_head.len;
             u->body_off += k - h;
@@ -813,6 +910,7 @@ static void upstream_failed(gw_upstream *u, const char *why)
         try_upstream(c);
         return;
     }
+    if (rq->route->rollout) ig_rollout_record(rq->route->rollout, rq->pool_index, true, -1, (int64_t)now);
     char msg[160];
     snprintf(msg, sizeof msg, "upstream %s: %s", rq->prev_addr, why);
     client_error(c, 502, msg, NULL, !c->req.done);
@@ -831,7 +929,8 @@ static bool on_response_head(gw_upstream *u)
     const char *q = ig_http1_find(r, "x-infergate-queue-depth", &qlen);
     if (q) {
         int64_t depth = 0;
-        for (size_t i = 0; i < qlen && q[i] >= '0' && q[i] <= '9' && depth < (1LL << 40); i++) depth = depth * 10 + (q[i] - '0');
+        for (size_t i = 0; i < qlen && q[i] >= '0' && q[i] <= '9' && depth < (1LL << 40); i++)
+            depth = depth * 10 + (q[i] - '0');
         ig_gw_endpoint_report_queue(rq->ep, depth);
     }
     if (r->status == 503 && c->req.done && rq->tries <= rq->route->retries && now < rq->deadline_ns &&
@@ -848,6 +947,9 @@ static bool on_response_head(gw_upstream *u)
     }
     rq->status = r->status;
     rq->response_started = true;
+    if (rq->route->rollout)
+        ig_rollout_record(rq->route->rollout, rq->pool_index, r->status >= 500,
+                          (int64_t)(now - rq->start_ns) / 1000, (int64_t)now);
     if (!c->req.keep_alive || atomic_load_explicit(&c->wk->sh->draining, memory_order_relaxed))
         c->close_after_write = true;
     /* Status line: the upstream's reason phrase, our version. */
@@ -867,6 +969,7 @@ static bool on_response_head(gw_upstream *u)
     if (!r->no_body && !r->chunked && r->content_length < 0) c->close_after_write = true;
     if (ok && r->chunked) ok = bytes_printf(&c->out, "Transfer-Encoding: chunked\r\n");
     if (ok && !has_id) ok = bytes_printf(&c->out, "X-Request-Id: %s\r\n", rq->request_id);
+    if (ok && rq->rl_headers[0]) ok = bytes_printf(&c->out, "%s", rq->rl_headers);
     if (ok) ok = bytes_printf(&c->out, "%s\r\n", c->close_after_write ? "Connection: close\r\n" : "");
     if (!ok) {
         c->close_after_write = true;
@@ -882,8 +985,10 @@ static bool on_response_head(gw_upstream *u)
 static void response_done(gw_upstream *u, bool reusable)
 {
     gw_client *c = u->client;
-    if (reusable && u->resp.keep_alive && u->body_off == c->body_len && c->req.done) upstream_park(u);
-    else upstream_close(u);
+    if (reusable && u->resp.keep_alive && u->body_off == c->body_len && c->req.done)
+        upstream_park(u);
+    else
+        upstream_close(u);
     request_end(c);
     if (!client_flush(c)) return;
     if (c->in.len && !c->close_after_write) client_process(c);
@@ -911,7 +1016,8 @@ static void upstream_read(gw_upstream *u)
                 response_done(u, false);
                 return;
             }
-            if (!u->resp.head_done) upstream_failed(u, n == 0 ? "connection closed before a response" : strerror(errno));
+            if (!u->resp.head_done)
+                upstream_failed(u, n == 0 ? "connection closed before a response" : strerror(errno));
             else {
                 /* truncated body: the client cannot be told other than by closing */
                 c->close_after_write = true;
@@ -1051,8 +1157,11 @@ static void client_process(gw_client *c)
         if (c->in.len == 0) return;
         int r = ig_http1_head(&c->req, c->in.data, c->in.len);
         if (r == 0) {
-            if (!c->w.deadline_ns || c->w.deadline_ns > ig_gw_loop_now(c->wk->loop) + (uint64_t)worker_config(c->wk)->header_timeout_ms * 1000000u)
-                c->w.deadline_ns = ig_gw_loop_now(c->wk->loop) + (uint64_t)worker_config(c->wk)->header_timeout_ms * 1000000u;
+            if (!c->w.deadline_ns ||
+                c->w.deadline_ns > ig_gw_loop_now(c->wk->loop) +
+                                       (uint64_t)worker_config(c->wk)->header_timeout_ms * 1000000u)
+                c->w.deadline_ns = ig_gw_loop_now(c->wk->loop) +
+                                   (uint64_t)worker_config(c->wk)->header_timeout_ms * 1000000u;
             return;
         }
         if (r < 0) {
@@ -1142,6 +1251,7 @@ static void accept_clients(ig_gw_worker *wk, int lfd, bool admin)
         set_nonblocking_socket_opts(fd);
         c->wk = wk;
         c->admin = admin;
+        c->peer = ss;
         c->w.fd = fd;
         c->w.on_io = client_on_io;
         c->w.on_deadline = client_deadline;
@@ -1175,6 +1285,43 @@ static void admin_on_io(ig_gw_watch *w, uint32_t events)
 
 /* ---- admin endpoints (served on the admin listener only) ---- */
 
+/* GET /admin/routes/NAME: the rollout's state; POST .../promote or .../rollback: manual decisions.
+ * Needs an admin credential when the config has an auth section. */
+static void admin_rollout(gw_client *c, char *rest, bool get)
+{
+    gw_request *rq = &c->rq;
+    if (!request_allowed(c, true)) return;
+    char *action = strchr(rest, '/');
+    if (action) *action++ = '\0';
+    const ig_gw_route *route = NULL;
+    for (size_t i = 0; i < rq->cfg->n_routes; i++)
+        if (!strcmp(rq->cfg->routes[i].name, rest)) route = &rq->cfg->routes[i];
+    if (!route || !route->rollout) {
+        client_error(c, 404, "no route with a rollout by that name", NULL, !c->req.done);
+        return;
+    }
+    int64_t now = (int64_t)ig_gw_loop_now(c->wk->loop);
+    if (get && !action) {
+        char *json = ig_rollout_status_json(route->rollout);
+        if (!json)
+            client_error(c, 503, "out of memory", NULL, false);
+        else
+            client_local_response(c, 200, "application/json", json, strlen(json), "", !c->req.done);
+        free(json);
+    } else if (c->req.parser.method == HTTP_POST && action &&
+               (!strcmp(action, "promote") || !strcmp(action, "rollback"))) {
+        int rc = !strcmp(action, "promote") ? ig_rollout_promote(route->rollout, rq->principal, now)
+                                            : ig_rollout_rollback(route->rollout, rq->principal, now);
+        if (rc)
+            client_error(c, 409, "the route has no canary to decide", NULL, !c->req.done);
+        else
+            client_local_response(c, 200, "application/json", "{\"ok\":true}", 11, "", !c->req.done);
+    } else {
+        client_error(c, 405, "use GET /admin/routes/NAME or POST /admin/routes/NAME/promote|rollback", NULL,
+                     !c->req.done);
+    }
+}
+
 static void handle_admin(gw_client *c)
 {
     char path[256];
@@ -1188,13 +1335,20 @@ static void handle_admin(gw_client *c)
         ig_buf b = {0};
         ig_gw_route_stats_expose(&b);
         if (c->wk->sh->expose) c->wk->sh->expose(c->wk->sh->expose_ctx, &b);
-        if (b.oom) client_error(c, 503, "out of memory", NULL, false);
-        else client_local_response(c, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len, "", false);
+        if (b.oom)
+            client_error(c, 503, "out of memory", NULL, false);
+        else
+            client_local_response(c, 200, "text/plain; version=0.0.4", b.data ? b.data : "", b.len, "",
+                                  false);
         ig_buf_free(&b);
     } else if (get && (!strcmp(path, "/ready") || !strcmp(path, "/live"))) {
         bool draining = atomic_load_explicit(&c->wk->sh->draining, memory_order_relaxed);
-        if (draining && !strcmp(path, "/ready")) client_error(c, 503, "draining", NULL, false);
-        else client_local_response(c, 200, "text/plain", "ok\n", 3, "", false);
+        if (draining && !strcmp(path, "/ready"))
+            client_error(c, 503, "draining", NULL, false);
+        else
+            client_local_response(c, 200, "text/plain", "ok\n", 3, "", false);
+    } else if (!strncmp(path, "/admin/routes/", 14)) {
+        admin_rollout(c, path + 14, get);
     } else {
         client_error(c, 404, "unknown admin path", NULL, !c->req.done);
     }
@@ -1205,9 +1359,12 @@ static void handle_admin(gw_client *c)
 
 static void worker_tick(void *arg, uint64_t now)
 {
-    (void)now;
     ig_gw_worker *wk = arg;
-    worker_config(wk); /* drop an old snapshot soon after a reload, even when idle */
+    ig_gw_config *cfg = worker_config(wk); /* drop an old snapshot soon after a reload, even when idle */
+    /* Canary windows that close on time are judged by one worker. */
+    if (wk->id == 0)
+        for (size_t i = 0; i < cfg->n_routes; i++)
+            if (cfg->routes[i].rollout) ig_rollout_tick(cfg->routes[i].rollout, (int64_t)now);
     if (atomic_load_explicit(&wk->sh->draining, memory_order_relaxed) && wk->listen_w.linked) {
         ig_gw_loop_del(wk->loop, &wk->listen_w);
         close(wk->listen_w.fd);
@@ -1222,7 +1379,8 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-ig_gw_worker *ig_gw_worker_create(ig_gw_shared *sh, int id, const char *listen, const char *admin, ig_error *err)
+ig_gw_worker *ig_gw_worker_create(ig_gw_shared *sh, int id, const char *listen, const char *admin,
+                                  ig_error *err)
 {
     ig_gw_worker *wk = calloc(1, sizeof *wk);
     if (!wk) {
@@ -1267,9 +1425,15 @@ void ig_gw_worker_stop(ig_gw_worker *wk)
     wk->started = false;
 }
 
-void ig_gw_loop_wake_worker(ig_gw_worker *wk) { ig_gw_loop_wake(wk->loop); }
+void ig_gw_loop_wake_worker(ig_gw_worker *wk)
+{
+    ig_gw_loop_wake(wk->loop);
+}
 
-int64_t ig_gw_worker_in_flight(const ig_gw_worker *wk) { return atomic_load(&wk->in_flight); }
+int64_t ig_gw_worker_in_flight(const ig_gw_worker *wk)
+{
+    return atomic_load(&wk->in_flight);
+}
 
 void ig_gw_worker_free(ig_gw_worker *wk)
 {

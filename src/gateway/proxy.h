@@ -18,11 +18,11 @@ typedef struct ig_gw_worker ig_gw_worker;
 
 /* What the workers share with the gateway. */
 typedef struct ig_gw_shared {
-    pthread_mutex_t lock;       /* guards `config` swaps and reads of the pointer */
-    ig_gw_config *config;       /* current snapshot (one reference held here) */
+    pthread_mutex_t lock;            /* guards `config` swaps and reads of the pointer */
+    ig_gw_config *config;            /* current snapshot (one reference held here) */
     atomic_uint_fast64_t generation; /* bumped on every swap, so workers notice cheaply */
-    atomic_bool draining;       /* stop accepting; answer with Connection: close */
-    FILE *access_log;           /* NULL = off; lines are written whole under the log lock */
+    atomic_bool draining;            /* stop accepting; answer with Connection: close */
+    FILE *access_log;                /* NULL = off; lines are written whole under the log lock */
     pthread_mutex_t log_lock;
     /* extra exposition appended to /metrics by the gateway (pools, endpoints, policies) */
     void (*expose)(void *ctx, ig_buf *b);
@@ -31,7 +31,8 @@ typedef struct ig_gw_shared {
 
 /* Creates a worker listening on `listen` ("host:port"; SO_REUSEPORT, so every worker binds the
  * same) and, when admin is non-NULL, on the admin address. NULL with err on failure. */
-ig_gw_worker *ig_gw_worker_create(ig_gw_shared *sh, int id, const char *listen, const char *admin, ig_error *err);
+ig_gw_worker *ig_gw_worker_create(ig_gw_shared *sh, int id, const char *listen, const char *admin,
+                                  ig_error *err);
 /* Runs the worker's loop on a new thread. */
 int ig_gw_worker_start(ig_gw_worker *w);
 /* Asks the loop to finish (in-flight requests are abandoned; drain first) and joins it. */

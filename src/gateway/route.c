@@ -74,11 +74,14 @@ bool ig_gw_route_from_conf(const ig_conf *c, const ig_conf_node *map, const char
     }
     int64_t retries;
     if (!ig_conf_duration_ms(c, map, "timeout", 15000, &out->timeout_ms, err) ||
-        !ig_conf_int(c, map, "retries", 0, 5, 2, &retries, err) || !ig_conf_bool(c, map, "cache", false, &out->cache, err))
+        !ig_conf_int(c, map, "retries", 0, 5, 2, &retries, err) ||
+        !ig_conf_bool(c, map, "cache", false, &out->cache, err))
         return false;
-    if (out->timeout_ms == 0) return ig_conf_fail(c, ig_conf_get(map, "timeout"), err, "timeout must be above 0");
+    if (out->timeout_ms == 0)
+        return ig_conf_fail(c, ig_conf_get(map, "timeout"), err, "timeout must be above 0");
     out->retries = (int)retries;
-    if (!out->name) out->name = out->model_glob ? out->model_glob : out->path_prefix ? out->path_prefix : "default";
+    if (!out->name)
+        out->name = out->model_glob ? out->model_glob : out->path_prefix ? out->path_prefix : "default";
     return true;
 }
 

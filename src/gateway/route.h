@@ -26,10 +26,10 @@ typedef struct ig_gw_route {
     size_t n_headers;
     const char **header_names, **header_values;
     /* action */
-    size_t pool;          /* index into the config's pools; SIZE_MAX when only the rollout picks */
-    ig_rollout *rollout;  /* split, pins, sticky keys, shadow, canary; NULL for none */
-    int64_t timeout_ms;   /* whole request, all tries */
-    int retries;          /* extra tries after the first */
+    size_t pool;         /* index into the config's pools; SIZE_MAX when only the rollout picks */
+    ig_rollout *rollout; /* split, pins, sticky keys, shadow, canary; NULL for none */
+    int64_t timeout_ms;  /* whole request, all tries */
+    int retries;         /* extra tries after the first */
     bool cache;
     ig_gw_route_stats *stats; /* shared across reloads by route name */
 } ig_gw_route;

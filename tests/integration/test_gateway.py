@@ -1,0 +1,482 @@
+"""infergate gateway in front of real `infergate serve` replicas on loopback: proxying and request ids,
+config checks, kill -9 of a replica under load (L1), a failing canary rolled back automatically, API keys
+and the JWT negative matrix (A2), rate-limit accuracy over 10 s (I5), config reload under load (R5),
+slowloris against the gateway (H4), and the admin API."""
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from serve_util import Checker, Server, free_ports, make_repo
+
+BIN = sys.argv[1]
+check = Checker()
+BODY = json.dumps({"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32",
+                               "data": [1, 2, 3, 4]}]}).encode()
+
+
+class Gateway:
+    def __init__(self, tmp, text):
+        self.port, self.admin = free_ports(2)
+        self.path = os.path.join(tmp, "gateway.yaml")
+        self.write(text)
+        self.log = open(os.path.join(tmp, "gateway.log"), "w+")
+        self.proc = subprocess.Popen([BIN, "gateway", "--config", self.path], stdout=self.log, stderr=subprocess.STDOUT)
+        end = time.time() + 10
+        while time.time() < end:
+            try:
+                if self.request("GET", "/ready", port=self.admin)[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("gateway not ready: " + self.output())
+
+    def write(self, text):
+        tmp = self.path + ".new"
+        with open(tmp, "w") as f:
+            f.write(text.replace("@PORT@", str(self.port)).replace("@ADMIN@", str(self.admin)))
+        os.replace(tmp, self.path)
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()[-3000:]
+
+    def request(self, method, path, body=None, headers=None, port=None, conn=None):
+        c = conn or http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=30)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+        finally:
+            if conn is None:
+                c.close()
+
+    def infer(self, headers=None, conn=None, model="linear"):
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        return self.request("POST", f"/v2/models/{model}/infer", BODY, h, conn=conn)
+
+    def metrics(self):
+        return self.request("GET", "/metrics", port=self.admin)[2].decode()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+def pool_yaml(name, ports, extra=""):
+    eps = ", ".join(f'"127.0.0.1:{p}"' for p in ports)
+    return f"""  - name: {name}
+    endpoints: [{eps}]
+    health_check: {{interval: 200ms, timeout: 200ms, unhealthy_threshold: 2, healthy_threshold: 1}}
+{extra}"""
+
+
+def load(gw, seconds, threads=4, headers=None, results=None):
+    """Closed-loop load on keep-alive connections; returns {status: count} (0 = connection error)."""
+    counts = {}
+    lock = threading.Lock()
+    stop = time.time() + seconds
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=30)
+        while time.time() < stop:
+            try:
+                s = gw.infer(headers=headers, conn=conn)[0]
+            except (OSError, http.client.HTTPException):
+                s = 0
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=30)
+            with lock:
+                counts[s] = counts.get(s, 0) + 1
+        conn.close()
+
+    ts = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    if results is not None:
+        results.update(counts)
+    return counts
+
+
+def test_proxy(tmp, replicas):
+    gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+workers: 2
+access_log: {tmp}/access.log
+pools:
+{pool_yaml("stable", [r.port for r in replicas])}
+routes:
+  - name: health
+    match: {{path_prefix: /v2/health}}
+    pool: stable
+  - name: linear
+    match: {{model: "lin*"}}
+    pool: stable
+""")
+    try:
+        s, h, b = gw.infer(headers={"X-Request-Id": "abc-123"})
+        check("proxy: infer 200", s == 200, (s, b))
+        check("proxy: same answer as the replica", json.loads(b)["outputs"] == json.loads(replicas[0].post(
+            "/v2/models/linear/infer", BODY)[2])["outputs"], b)
+        check("proxy: request id echoed", h.get("x-request-id") == "abc-123", h)
+        s, h, _ = gw.request("GET", "/v2/health/ready")
+        check("proxy: health route", s == 200 and len(h.get("x-request-id", "")) == 32, (s, h))
+        s, _, b = gw.request("GET", "/v2/models/iris_mlp")
+        check("proxy: no route is 404", s == 404 and b"no route" in b, (s, b))
+        # chunked request body is relayed as chunks
+        c = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+        c.putrequest("POST", "/v2/models/linear/infer")
+        c.putheader("Transfer-Encoding", "chunked")
+        c.endheaders()
+        for part in (BODY[:10], BODY[10:]):
+            c.send(b"%x\r\n%s\r\n" % (len(part), part))
+        c.send(b"0\r\n\r\n")
+        r = c.getresponse()
+        check("proxy: chunked request", r.status == 200, r.read())
+        c.close()
+        # framing attacks get 400 and a closed connection
+        for raw in (b"POST /v2/models/linear/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                    b"GET /v2/health/ready HTTP/1.1\nHost: x\n\n",
+                    b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n",
+                    b"POST /v2/models/linear/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", gw.port), timeout=5) as sk:
+                sk.sendall(raw)
+                data = b""
+                while True:
+                    d = sk.recv(4096)
+                    if not d:
+                        break
+                    data += d
+            check("proxy: bad framing refused", data.startswith(b"HTTP/1.1 400") or data.startswith(b"HTTP/1.1 501"), (raw, data[:80]))
+        m = gw.metrics()
+        check("proxy: route metrics", 'infergate_gateway_requests_total{route="linear"}' in m, m[:500])
+        check("proxy: endpoint metrics", "infergate_gateway_endpoint_picks_total" in m, m[:500])
+        with open(f"{tmp}/access.log") as f:
+            lines = [json.loads(x) for x in f.read().splitlines()]
+        check("proxy: JSON access log", any(x["request_id"] == "abc-123" and x["status"] == 200 for x in lines), lines[:2])
+    finally:
+        check("proxy: SIGTERM exits 0", gw.stop() == 0, gw.output())
+
+
+def test_check_cli(tmp):
+    bad = os.path.join(tmp, "bad.yaml")
+    with open(bad, "w") as f:
+        f.write("listen: 127.0.0.1:1\npools:\n  - name: a\n    endpoints: [\"127.0.0.1:1\"]\nroutes:\n  - pool: b\n")
+    r = subprocess.run([BIN, "gateway", "--check", "--config", bad], capture_output=True, text=True)
+    check("check: invalid config exits 1 with its line", r.returncode == 1 and "bad.yaml:6" in r.stderr
+          and "unknown pool 'b'" in r.stderr, (r.returncode, r.stderr))
+    good = os.path.join(tmp, "good.yaml")
+    with open(good, "w") as f:
+        f.write("pools:\n  - name: a\n    endpoints: [\"127.0.0.1:1\"]\nroutes:\n  - pool: a\n")
+    r = subprocess.run([BIN, "gateway", "--check", "--config", good], capture_output=True, text=True)
+    check("check: valid config exits 0", r.returncode == 0, r.stderr)
+
+
+def test_kill_replica(tmp, repo):
+    """L1: kill -9 a replica under load; retries keep failures at or below what was in flight on it."""
+    reps = [Server(BIN, repo, "--grpc-port", "-1") for _ in range(3)]
+    gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+pools:
+{pool_yaml("stable", [r.port for r in reps], "    outlier: {consecutive_connect_failure: 2, base_ejection: 30s, max_ejection_percent: 50}")}
+routes:
+  - pool: stable
+""")
+    try:
+        results = {}
+        t = threading.Thread(target=load, args=(gw, 4.0, 4), kwargs={"results": results})
+        t.start()
+        time.sleep(1.5)
+        reps[1].proc.send_signal(signal.SIGKILL)
+        t.join()
+        ok, failed = results.get(200, 0), sum(v for k, v in results.items() if k != 200)
+        # 4 client threads: at most 4 requests can be in flight on the killed replica.
+        check("L1: failures <= requests in flight at the kill", failed <= 4 and ok > 100, results)
+        m = gw.metrics()
+        check("L1: the dead endpoint is ejected or unhealthy",
+              f'infergate_gateway_endpoint_healthy{{pool="stable",endpoint="127.0.0.1:{reps[1].port}"}} 0' in m, m[-1500:])
+        after = load(gw, 1.0, 2)
+        check("L1: no failures after the ejection", set(after) == {200}, after)
+    finally:
+        gw.stop()
+        for r in reps:
+            r.stop()
+
+
+class Failing(BaseHTTPRequestHandler):
+    """A deliberately broken model version: every inference is a 500."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = b'{"error":"model crashed"}'
+        self.send_response(500)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+def test_canary(tmp, replicas):
+    bad = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    bad.protocol_version = "HTTP/1.1"
+    threading.Thread(target=bad.serve_forever, daemon=True).start()
+    gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+pools:
+{pool_yaml("stable", [replicas[0].port])}
+{pool_yaml("canary", [bad.server_address[1]], "    outlier: {consecutive_5xx: 1000}")}
+routes:
+  - name: linear
+    split: [{{pool: stable, weight: 100}}]
+    canary: {{baseline: stable, canary: canary, steps: [10, 50, 100], interval_requests: 10, min_requests: 10, max_error_rate: 0.05}}
+    retries: 0
+""")
+    try:
+        counts = load(gw, 0, 1)  # warm nothing
+        statuses = []
+        conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+        for _ in range(400):
+            statuses.append(gw.infer(conn=conn)[0])
+        conn.close()
+        failed = sum(1 for s in statuses if s != 200)
+        s, _, b = gw.request("GET", "/admin/routes/linear", port=gw.admin)
+        state = json.loads(b) if s == 200 else {}
+        check("canary: rolled back automatically", "rolled_back" in json.dumps(state), (s, b[:400]))
+        check("canary: failures within the canary's 10% share", 0 < failed <= 40, (failed, counts))
+        check("canary: all traffic on the baseline after rollback", all(x == 200 for x in statuses[-100:]), statuses[-100:])
+        m = gw.metrics()
+        check("canary: decision counted", 'infergate_gateway_canary_decisions_total{route="linear",decision="rollback"} 1' in m, m[-800:])
+        check("canary: decision logged", "rollback" in gw.output(), gw.output())
+    finally:
+        gw.stop()
+        bad.shutdown()
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt(secret, claims, header=None):
+    h = b64(json.dumps(header or {"alg": "HS256", "typ": "JWT", "kid": "k1"}).encode())
+    p = b64(json.dumps(claims).encode())
+    sig = hmac.new(secret, f"{h}.{p}".encode(), hashlib.sha256).digest()
+    return f"{h}.{p}.{b64(sig)}"
+
+
+def test_auth(tmp, replicas):
+    secret = os.urandom(32)
+    with open(os.path.join(tmp, "keys.jwks"), "w") as f:
+        json.dump({"keys": [{"kty": "oct", "kid": "k1", "alg": "HS256", "k": b64(secret)}]}, f)
+    key_hash = subprocess.run([BIN, "gateway", "hash-key", "team-a-secret-key"], capture_output=True, text=True).stdout.strip()
+    check("auth: hash-key prints a salted hash", key_hash.startswith("sha256$"), key_hash)
+    gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+auth:
+  api_keys:
+    - {{name: team-a, hash: "{key_hash}", models: ["linear"]}}
+  jwt:
+    jwks_file: keys.jwks
+    algorithms: [HS256]
+    issuer: https://issuer.test
+    audiences: [infergate]
+pools:
+{pool_yaml("stable", [replicas[0].port])}
+routes:
+  - pool: stable
+""")
+    try:
+        now = int(time.time())
+        good = {"iss": "https://issuer.test", "aud": "infergate", "sub": "alice", "exp": now + 300, "iat": now}
+        check("auth: valid API key", gw.infer({"x-api-key": "team-a-secret-key"})[0] == 200)
+        check("auth: valid API key as Bearer", gw.infer({"Authorization": "Bearer team-a-secret-key"})[0] == 200)
+        check("auth: key not allowed for the model is 403",
+              gw.infer({"x-api-key": "team-a-secret-key"}, model="iris_mlp")[0] == 403)
+        check("auth: no credentials is 401", gw.infer()[0] == 401)
+        check("auth: unknown key is 401", gw.infer({"x-api-key": "nope"})[0] == 401)
+        check("auth: valid JWT", gw.infer({"Authorization": "Bearer " + jwt(secret, good)})[0] == 200)
+        before = replicas[0].stats("linear")["inference_count"]
+        h, p, s = jwt(secret, good).split(".")
+        bad = {
+            "alg none": f"{b64(json.dumps({'alg': 'none', 'typ': 'JWT'}).encode())}.{p}.",
+            "alg NONE": f"{b64(json.dumps({'alg': 'NONE', 'typ': 'JWT'}).encode())}.{p}.",
+            "wrong secret": jwt(os.urandom(32), good),
+            "expired": jwt(secret, {**good, "exp": now - 3600}),
+            "no exp": jwt(secret, {k: v for k, v in good.items() if k != "exp"}),
+            "future nbf": jwt(secret, {**good, "nbf": now + 3600}),
+            "wrong aud": jwt(secret, {**good, "aud": "other"}),
+            "wrong iss": jwt(secret, {**good, "iss": "https://evil"}),
+            "unknown crit": jwt(secret, good, {"alg": "HS256", "typ": "JWT", "kid": "k1", "crit": ["x-unknown"], "x-unknown": 1}),
+            "kid traversal": jwt(secret, good, {"alg": "HS256", "typ": "JWT", "kid": "../../etc/passwd"}),
+            "embedded jwk": jwt(b"attacker", good, {"alg": "HS256", "typ": "JWT", "jwk": {"kty": "oct", "k": b64(b"attacker")}}),
+            "tampered payload": f"{h}.{b64(json.dumps({**good, 'sub': 'root'}).encode())}.{s}",
+            "empty signature": f"{h}.{p}.",
+            "huge token": jwt(secret, {**good, "pad": "x" * 9000}),
+        }
+        for name, tok in bad.items():
+            st = gw.infer({"Authorization": "Bearer " + tok})[0]
+            check(f"A2: {name} -> 401", st == 401, st)
+        # the model is never reached: the replica saw only the accepted requests
+        after = replicas[0].stats("linear")["inference_count"]
+        check("A2: rejected requests never reached the model", after == before, (before, after))
+    finally:
+        gw.stop()
+
+
+def test_rate_limit(tmp, replicas):
+    """I5: 100 requests/s for one key under ~3x that load: 100/s +-5% over 10 s, others unaffected."""
+    gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+workers: 2
+rate_limits:
+  rules:
+    - {{name: per-client, per: key, rate: 100/s, burst: 10}}
+pools:
+{pool_yaml("stable", [r.port for r in replicas])}
+routes:
+  - pool: stable
+""")
+    try:
+        s, h, _ = gw.infer()
+        check("I5: allowed response carries RateLimit headers", s == 200 and "ratelimit" in h and "ratelimit-policy" in h, h)
+        time.sleep(0.2)
+        start = time.time()
+        counts = load(gw, 10.0, 4)
+        elapsed = time.time() - start
+        allowed, limited = counts.get(200, 0), counts.get(429, 0)
+        expected = 100 * elapsed + 10
+        check("I5: allowed within 5% of 100/s", abs(allowed - expected) <= 0.05 * expected, (allowed, expected, counts))
+        check("I5: the rest got 429", limited > allowed and set(counts) <= {200, 429}, counts)
+        s, h, b = gw.infer()
+        check("I5: 429 has Retry-After", s != 429 or int(h.get("retry-after", "0")) >= 1, h)
+    finally:
+        gw.stop()
+
+
+def test_reload(tmp, replicas):
+    """R5: reloads under load (valid ones applied, an invalid one refused) with zero failed requests."""
+    base = f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+pools:
+{pool_yaml("a", [replicas[0].port])}
+{pool_yaml("b", [replicas[1].port])}
+routes:
+  - pool: @POOL@
+"""
+    gw = Gateway(tmp, base.replace("@POOL@", "a"))
+    try:
+        results = {}
+        t = threading.Thread(target=load, args=(gw, 4.0, 4), kwargs={"results": results})
+        t.start()
+        for i in range(6):
+            time.sleep(0.3)
+            gw.write(base.replace("@POOL@", "b" if i % 2 == 0 else "a"))
+            gw.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        gw.write(base.replace("@POOL@", "missing"))
+        gw.proc.send_signal(signal.SIGHUP)
+        t.join()
+        check("R5: zero failed requests across reloads", set(results) == {200} and results[200] > 100, results)
+        out = gw.output()
+        check("R5: reloads applied", out.count("config reloaded") >= 5, out)
+        check("R5: invalid config refused with its line", "reload refused" in out and "unknown pool 'missing'" in out, out)
+        check("R5: still serving after the refused reload", gw.infer()[0] == 200)
+    finally:
+        gw.stop()
+
+
+def test_slowloris(tmp, replicas):
+    """H4: slow header senders are cut at the header timeout; health stays responsive throughout."""
+    gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+limits: {{header_timeout: 2s}}
+pools:
+{pool_yaml("stable", [replicas[0].port])}
+routes:
+  - pool: stable
+""")
+    socks = []
+    try:
+        for _ in range(300):
+            s = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+            s.sendall(b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n")
+            socks.append(s)
+        lat = []
+        conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=5)
+        for i in range(30):
+            for s in socks[:50]:
+                try:
+                    s.sendall(b"X-a: b\r\n")
+                except OSError:
+                    pass
+            t0 = time.time()
+            st = gw.request("GET", "/v2/health/ready", conn=conn)[0]
+            lat.append(time.time() - t0)
+            check("H4: health answers during the attack", st == 200, st)
+            time.sleep(0.1)
+        lat.sort()
+        check("H4: health p99 under 100 ms", lat[int(len(lat) * 0.99) - 1] < 0.1, lat[-3:])
+        time.sleep(1.0)
+        closed = 0
+        for s in socks:
+            s.settimeout(0.5)
+            try:
+                d = s.recv(100)
+                closed += d == b"" or d.startswith(b"HTTP/1.1 408")
+            except OSError:
+                closed += 1
+        check("H4: slow connections cut at the header timeout", closed == len(socks), closed)
+    finally:
+        for s in socks:
+            s.close()
+        gw.stop()
+
+
+def main():
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = make_repo(tmp, models=("linear", "iris_mlp"))
+        replicas = [Server(BIN, repo, "--grpc-port", "-1") for _ in range(2)]
+        try:
+            for name, fn, args in (("check", test_check_cli, ()), ("proxy", test_proxy, (replicas,)),
+                                   ("kill", test_kill_replica, (repo,)), ("canary", test_canary, (replicas,)),
+                                   ("auth", test_auth, (replicas,)), ("rate", test_rate_limit, (replicas,)),
+                                   ("reload", test_reload, (replicas,)), ("slowloris", test_slowloris, (replicas,))):
+                d = os.path.join(tmp, name)
+                os.makedirs(d)
+                t0 = time.time()
+                fn(d, *args)
+                print(f"{name}: {time.time() - t0:.1f}s", flush=True)
+        finally:
+            for r in replicas:
+                r.stop()
+    check.done()
+
+
+if __name__ == "__main__":
+    main()
