@@ -18,6 +18,10 @@ for src in "$root"/fuzz/fuzz_*.c; do
         # Seeds: 2 bytes little-endian JSON length (0xFFFF = the whole body is JSON), then the body.
         printf '\377\377{"id":"a","inputs":[{"name":"x","shape":[2,2],"datatype":"FP32","data":[[1,2.5],[3e-2,-4]]},{"name":"s","shape":[1],"datatype":"BYTES","data":["h\\u00e9"]}],"outputs":[{"name":"o","parameters":{"binary_data":true}}],"parameters":{"binary_data_output":true}}' >"$corpus/seed_json"
         printf '\133\000{"inputs":[{"name":"b","shape":[3],"datatype":"BOOL","parameters":{"binary_data_size":3}}]}\001\000\001' >"$corpus/seed_bin"
+    elif [ "$name" = fuzz_http1 ]; then
+        # Seeds: flag byte (bit 0 = request, bit 1 = response to HEAD), piece size, then the message.
+        printf '\001\020POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' >"$corpus/seed_req"
+        printf '\000\007HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhelloHTTP/1.1 204 No Content\r\n\r\n' >"$corpus/seed_resp"
     elif [ "$name" = fuzz_npy ]; then
         cp "$root"/examples/inputs/*.npy "$corpus/"
     elif [ -d "$testdata" ]; then
