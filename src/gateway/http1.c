@@ -46,6 +46,13 @@ static int on_headers_complete(http_parser *p)
     return 0;
 }
 
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    ig_http1_msg *m = p->data;
+    if (m->on_body) m->on_body(m->body_ctx, at, len);
+    return 0;
+}
+
 static int on_message_complete(http_parser *p)
 {
     ig_http1_msg *m = p->data;
@@ -59,6 +66,7 @@ static const http_parser_settings settings = {
     .on_header_field = on_header_field,
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
     .on_message_complete = on_message_complete,
 };
 
@@ -74,6 +82,8 @@ void ig_http1_begin(ig_http1_msg *m, bool request)
     m->content_length = -1;
     m->error_status = 0;
     m->error = NULL;
+    m->on_body = NULL;
+    m->body_ctx = NULL;
     m->request = request;
     m->no_body = no_body;
     http_parser_init(&m->parser, request ? HTTP_REQUEST : HTTP_RESPONSE);

@@ -37,6 +37,9 @@ typedef struct ig_http1_msg {
     /* error: an HTTP status to answer with (400, 413, 431, 501) and why */
     int error_status;
     const char *error;
+    /* optional: receives the body's bytes with chunk framing removed (set after ig_http1_begin) */
+    void (*on_body)(void *ctx, const char *at, size_t len);
+    void *body_ctx;
 } ig_http1_msg;
 
 /* Starts a new message (request or response). */

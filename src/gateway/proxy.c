@@ -24,6 +24,7 @@
 #include "base/clock.h"
 #include "gateway/http1.h"
 #include "gateway/loop.h"
+#include "gateway/mirror.h"
 #include "gateway/route_stats.h"
 
 enum {
@@ -78,6 +79,10 @@ typedef struct {
     char principal[128];
     char rl_headers[384]; /* rate-limit headers for the response */
     int pool_index;       /* for the rollout's bookkeeping */
+    int shadow_pool;      /* -1, or the pool a copy goes to once the response is complete */
+    gw_bytes capture;     /* the primary's response body (dechunked), for the shadow comparison */
+    size_t capture_json_len;
+    bool capture_overflow;
     uint64_t start_ns, deadline_ns, try_start_ns;
     int tries;
     int status;
@@ -428,6 +433,7 @@ static void request_end(gw_client *c)
         ig_gw_config_release(rq->cfg);
         atomic_fetch_sub_explicit(&c->wk->in_flight, 1, memory_order_relaxed);
     }
+    bytes_free(&rq->capture);
     gw_bytes keep = rq->up_head;
     keep.len = keep.off = 0;
     memset(rq, 0, sizeof *rq);
@@ -632,6 +638,7 @@ static void request_start(gw_client *c)
     atomic_fetch_add_explicit(&rq->route->stats->requests, 1, memory_order_relaxed);
     if (!request_allowed(c, false)) return request_local_end(c);
     rq->pool_index = (int)rq->route->pool;
+    rq->shadow_pool = -1;
     if (rq->route->rollout) {
         ig_rollout_pick pick;
         ig_rollout *ro = rq->route->rollout;
@@ -641,6 +648,7 @@ static void request_start(gw_client *c)
                           header_copy(&c->req, ig_rollout_sticky_header(ro), sticky, sizeof sticky),
                           next_rand(wk), &pick);
         if (pick.pool >= 0) rq->pool_index = pick.pool;
+        rq->shadow_pool = pick.shadow_pool;
     }
     rq->pool = rq->cfg->pools[rq->pool_index];
     rq->deadline_ns = rq->start_ns + (uint64_t)rq->route->timeout_ms * 1000000u;
@@ -753,6 +761,16 @@ static void upstream_park(gw_upstream *u)
     ig_gw_loop_set(u->wk->loop, &u->w, EPOLLIN | EPOLLRDHUP);
 }
 
+enum { CAPTURE_MAX = 8 << 20 };
+
+static void capture_body(void *ctx, const char *at, size_t len)
+{
+    gw_request *rq = ctx;
+    if (rq->capture_overflow) return;
+    if (rq->capture.len + len > CAPTURE_MAX || !bytes_append(&rq->capture, at, len))
+        rq->capture_overflow = true;
+}
+
 static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, socklen_t len)
 {
     ig_gw_worker *wk = c->wk;
@@ -797,6 +815,11 @@ static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, sockle
     u->in.len = 0;
     u->resp.no_body = c->req.parser.method == HTTP_HEAD;
     ig_http1_begin(&u->resp, false);
+    if (c->rq.shadow_pool >= 0) {
+        c->rq.capture.len = 0;
+        u->resp.on_body = capture_body;
+        u->resp.body_ctx = &c->rq;
+    }
     u->w.on_deadline = upstream_deadline;
     u->w.deadline_ns =
         u->connecting ? ig_gw_loop_now(wk->loop) + (uint64_t)c->rq.cfg->connect_timeout_ms * 1000000u : 0;
@@ -947,6 +970,13 @@ static bool on_response_head(gw_upstream *u)
     }
     rq->status = r->status;
     rq->response_started = true;
+    if (rq->shadow_pool >= 0) {
+        const char *j = ig_http1_find(r, "Inference-Header-Content-Length", &qlen);
+        rq->capture_json_len = 0;
+        for (size_t i = 0; j && i < qlen && j[i] >= '0' && j[i] <= '9' && rq->capture_json_len < CAPTURE_MAX;
+             i++)
+            rq->capture_json_len = rq->capture_json_len * 10 + (size_t)(j[i] - '0');
+    }
     if (rq->route->rollout)
         ig_rollout_record(rq->route->rollout, rq->pool_index, r->status >= 500,
                           (int64_t)(now - rq->start_ns) / 1000, (int64_t)now);
@@ -981,10 +1011,41 @@ static bool on_response_head(gw_upstream *u)
     return true;
 }
 
+/* Sends the shadow copy of a request whose primary answered 200 (see mirror.h). */
+static void start_mirror(gw_client *c)
+{
+    gw_request *rq = &c->rq;
+    if (rq->shadow_pool < 0 || rq->status != 200 || rq->capture_overflow || !c->req.done ||
+        rq->up_head.len < 4)
+        return;
+    ig_gw_mirror_job *job = calloc(1, sizeof *job);
+    size_t head = rq->up_head.len - 2; /* before the blank line */
+    static const char close_hdr[] = "Connection: close\r\n\r\n";
+    size_t n = head + sizeof close_hdr - 1 + c->body_len;
+    if (!job || !(job->request = malloc(n))) {
+        free(job);
+        return;
+    }
+    memcpy(job->request, rq->up_head.data, head);
+    memcpy(job->request + head, close_hdr, sizeof close_hdr - 1);
+    memcpy(job->request + head + sizeof close_hdr - 1, c->in.data + c->req.head_len, c->body_len);
+    job->request_len = n;
+    job->cfg = ig_gw_config_ref(rq->cfg);
+    job->route = rq->route;
+    job->shadow_pool = rq->shadow_pool;
+    job->primary = rq->capture.data;
+    job->primary_len = rq->capture.len;
+    job->primary_json_len = rq->capture_json_len ? rq->capture_json_len : rq->capture.len;
+    rq->capture = (gw_bytes){0};
+    job->deadline_ns = ig_gw_loop_now(c->wk->loop) + (uint64_t)rq->route->timeout_ms * 1000000u;
+    ig_gw_mirror_start(c->wk->loop, job, next_rand(c->wk));
+}
+
 /* The exchange is over: the upstream connection goes back to the pool (or closes). */
 static void response_done(gw_upstream *u, bool reusable)
 {
     gw_client *c = u->client;
+    start_mirror(c);
     if (reusable && u->resp.keep_alive && u->body_off == c->body_len && c->req.done)
         upstream_park(u);
     else

@@ -69,6 +69,23 @@ void ig_gw_route_stats_expose(ig_buf *b)
         snprintf(labels, sizeof labels, "route=\"%s\"", esc);
         ig_prom_value(b, "infergate_gateway_retries_total", labels, (double)atomic_load(&e->stats.retries));
     }
+    ig_prom_family(b, "infergate_gateway_shadow_comparisons_total", "counter",
+                   "Shadow responses compared with the primary's: same, differ, or error (not comparable).");
+    for (entry *e = head; e; e = e->next) {
+        const struct {
+            const char *name;
+            atomic_uint_fast64_t *v;
+        } res[] = {{"same", &e->stats.shadow_same},
+                   {"differ", &e->stats.shadow_differ},
+                   {"error", &e->stats.shadow_error}};
+        for (size_t i = 0; i < 3; i++) {
+            char labels[320], esc[256];
+            ig_prom_escape(e->name, esc, sizeof esc);
+            snprintf(labels, sizeof labels, "route=\"%s\",result=\"%s\"", esc, res[i].name);
+            ig_prom_value(b, "infergate_gateway_shadow_comparisons_total", labels,
+                          (double)atomic_load(res[i].v));
+        }
+    }
     ig_prom_family(b, "infergate_gateway_request_duration_us", "histogram",
                    "Time from the request head to the last response byte queued, microseconds.");
     for (entry *e = head; e; e = e->next) {

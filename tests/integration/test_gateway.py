@@ -17,7 +17,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from serve_util import Checker, Server, free_ports, make_repo
+from serve_util import Checker, Server, free_ports, linear_variant, make_repo
 
 BIN = sys.argv[1]
 check = Checker()
@@ -279,6 +279,52 @@ routes:
         bad.shutdown()
 
 
+def test_shadow(tmp, replicas):
+    """Shadow traffic: a share of requests is copied to another pool; responses are compared with the
+    primary's and discarded. The same model agrees; a version with other weights disagrees."""
+    repo = make_repo(tmp, models=("linear",))
+    linear_variant(os.path.join(repo, "linear", "1", "model.onnx"), 2.0, 0.5)
+    with Server(BIN, repo, "--grpc-port", "-1") as other:
+        gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+pools:
+{pool_yaml("stable", [replicas[0].port])}
+{pool_yaml("same", [replicas[1].port])}
+{pool_yaml("changed", [other.port])}
+routes:
+  - name: same
+    match: {{headers: {{x-target: same}}}}
+    pool: stable
+    shadow: {{pool: same, percent: 100}}
+  - name: changed
+    pool: stable
+    shadow: {{pool: changed, percent: 50}}
+""")
+        try:
+            before = other.stats("linear")["inference_count"]
+            conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+            primary = [gw.infer({"x-target": "same"}, conn=conn) for _ in range(20)]
+            changed = [gw.infer(conn=conn) for _ in range(200)]
+            conn.close()
+            check("shadow: clients get the primary's answers", all(r[0] == 200 for r in primary + changed))
+            direct = json.loads(replicas[0].post("/v2/models/linear/infer", BODY)[2])["outputs"]
+            check("shadow: the answer is the primary's, not the shadow's",
+                  json.loads(changed[-1][2])["outputs"] == direct, changed[-1][2][:200])
+            time.sleep(0.5)
+            m = gw.metrics()
+            def count(route, result):
+                key = f'infergate_gateway_shadow_comparisons_total{{route="{route}",result="{result}"}} '
+                line = [x for x in m.splitlines() if x.startswith(key)]
+                return int(float(line[0].split()[-1])) if line else -1
+            check("shadow: same model agrees", count("same", "same") == 20 and count("same", "differ") == 0, m[-1500:])
+            d = count("changed", "differ")
+            check("shadow: changed weights disagree, about half copied", 60 <= d <= 140 and count("changed", "same") == 0, d)
+            after = other.stats("linear")["inference_count"]
+            check("shadow: the shadow pool really ran them", after - before == d, (before, after, d))
+        finally:
+            gw.stop()
+
+
 def b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -465,6 +511,7 @@ def main():
         try:
             for name, fn, args in (("check", test_check_cli, ()), ("proxy", test_proxy, (replicas,)),
                                    ("kill", test_kill_replica, (repo,)), ("canary", test_canary, (replicas,)),
+                                   ("shadow", test_shadow, (replicas,)),
                                    ("auth", test_auth, (replicas,)), ("rate", test_rate_limit, (replicas,)),
                                    ("reload", test_reload, (replicas,)), ("slowloris", test_slowloris, (replicas,))):
                 d = os.path.join(tmp, name)
