@@ -14,6 +14,7 @@ static void config_free(ig_gw_config *g)
     free(g->pools);
     ig_ratelimit_free(g->rate_limit);
     ig_auth_free(g->auth);
+    ig_gw_tls_free(g->tls);
     for (size_t i = 0; i < g->n_routes; i++) {
         ig_rollout_free(g->routes[i].rollout);
         free(g->routes[i].header_names);
@@ -136,6 +137,8 @@ ig_gw_config *ig_gw_config_load(const char *path, ig_rollout_log_fn decision_log
     if (!(g->rate_limit = ig_ratelimit_from_conf(c, ig_conf_get(root, "rate_limits"), err))) goto fail;
     const ig_conf_node *auth = ig_conf_get(root, "auth");
     if (auth && !(g->auth = ig_auth_from_conf(c, auth, g->dir, err))) goto fail;
+    const ig_conf_node *tls = ig_conf_get(root, "tls");
+    if (tls && !(g->tls = ig_gw_tls_from_conf(c, tls, g->dir, err))) goto fail;
     if (!ig_conf_no_unknown(c, root, err)) goto fail;
     return g;
 fail:

@@ -12,6 +12,7 @@
 #include "base/conf.h"
 #include "gateway/endpoint.h"
 #include "gateway/route.h"
+#include "gateway/tls.h"
 #include "infergate/error.h"
 #include "policy/auth.h"
 #include "policy/rate_limit.h"
@@ -33,6 +34,7 @@ typedef struct ig_gw_config {
     size_t n_routes;
     ig_ratelimit *rate_limit; /* never NULL: no rules allows everything */
     ig_auth *auth;            /* NULL: no authentication (the admin listener is then open too) */
+    ig_gw_tls *tls;           /* NULL: the client listener speaks plain HTTP (the admin one always does) */
     /* where rollout decisions go (set before load; the gateway's log) */
     ig_rollout_log_fn decision_log;
     void *decision_log_ctx;

@@ -205,10 +205,13 @@ int ig_gateway_reload(ig_gateway *g, ig_error *err)
         bool same_listeners =
             !strcmp(c->listen, cur->listen) && c->workers == cur->workers &&
             ((!c->admin_listen && !cur->admin_listen) ||
-             (c->admin_listen && cur->admin_listen && !strcmp(c->admin_listen, cur->admin_listen)));
+             (c->admin_listen && cur->admin_listen && !strcmp(c->admin_listen, cur->admin_listen))) &&
+            !c->tls == !cur->tls; /* clients expect the scheme they connected with */
         if (!same_listeners) {
-            rc = ig_error_set(err, IG_EINVAL,
-                              "%s: listen, admin_listen and workers change only with a restart", g->path);
+            rc = ig_error_set(
+                err, IG_EINVAL,
+                "%s: listen, admin_listen, workers and turning tls on or off change only with a restart",
+                g->path);
             ig_gw_config_release(c);
         } else if ((rc = publish(g, c, err))) {
             ig_gw_config_release(c);

@@ -26,6 +26,7 @@
 #include "gateway/loop.h"
 #include "gateway/mirror.h"
 #include "gateway/route_stats.h"
+#include "gateway/tls.h"
 
 enum {
     IN_INITIAL = 16 * 1024,
@@ -33,6 +34,7 @@ enum {
     OUT_HIGH_WATER = 1024 * 1024, /* stop reading the upstream while the client lags this much */
     UPSTREAM_IDLE_MS = 30 * 1000, /* below the upstreams' own keep-alive timeouts */
     MAX_IDLE_PER_ENDPOINT = 256,
+    MAX_CERT_SANS = 8, /* subjectAltNames of a client certificate offered to auth rules */
 };
 
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
@@ -107,7 +109,18 @@ struct gw_client {
     bool close_after_write;
     gw_request rq;
     gw_upstream *up;
+    SSL *ssl;             /* NULL: plain HTTP */
+    bool tls_wants_out;   /* reading waits for the socket to be writable (handshake, alerts) */
+    struct gw_cert *cert; /* the client certificate, read at the first request that needs it */
 };
+
+/* A TLS client's certificate as auth rules see it. */
+typedef struct gw_cert {
+    char subject[512];
+    char sans[MAX_CERT_SANS][256];
+    const char *san_ptrs[MAX_CERT_SANS];
+    size_t n_sans;
+} gw_cert;
 
 struct gw_upstream {
     ig_gw_watch w;
@@ -261,15 +274,29 @@ static void try_upstream(gw_client *c);
 static void client_update_events(gw_client *c)
 {
     uint32_t ev = EPOLLIN | EPOLLRDHUP;
-    if (c->out.off < c->out.len) ev |= EPOLLOUT;
+    if (c->out.off < c->out.len || c->tls_wants_out) ev |= EPOLLOUT;
     ig_gw_loop_set(c->wk->loop, &c->w, ev);
+}
+
+/* The client socket's bytes, through TLS when the listener has it. -1 with errno EAGAIN: wait for the
+ * socket (a TLS write that waits for input needs nothing more: the client is always polled for input). */
+static ssize_t client_recv(gw_client *c, void *buf, size_t len)
+{
+    if (!c->ssl) return read(c->w.fd, buf, len);
+    return ig_gw_tls_read(c->ssl, buf, len, &c->tls_wants_out);
+}
+
+static ssize_t client_send(gw_client *c, const void *buf, size_t len)
+{
+    if (!c->ssl) return write(c->w.fd, buf, len);
+    return ig_gw_tls_write(c->ssl, buf, len, NULL);
 }
 
 /* Writes what is pending. Returns false when the connection was closed. */
 static bool client_flush(gw_client *c)
 {
     while (c->out.off < c->out.len) {
-        ssize_t n = write(c->w.fd, c->out.data + c->out.off, c->out.len - c->out.off);
+        ssize_t n = client_send(c, c->out.data + c->out.off, c->out.len - c->out.off);
         if (n > 0) {
             c->out.off += (size_t)n;
             continue;
@@ -567,6 +594,21 @@ static const char *header_copy(const ig_http1_msg *m, const char *name, char *bu
     return buf;
 }
 
+/* Fills the client certificate's subject and SANs into ar. They are read once per connection:
+ * renegotiation is refused, so the certificate cannot change after the handshake. */
+static void client_cert(gw_client *c, ig_auth_request *ar)
+{
+    if (!c->cert && (c->cert = calloc(1, sizeof *c->cert))) {
+        gw_cert *k = c->cert;
+        k->n_sans = ig_gw_tls_peer(c->ssl, k->subject, sizeof k->subject, k->sans, MAX_CERT_SANS);
+        for (size_t i = 0; i < k->n_sans; i++) k->san_ptrs[i] = k->sans[i];
+    }
+    if (!c->cert) return; /* out of memory: no certificate, so mTLS rules do not match */
+    ar->cert_subject = c->cert->subject[0] ? c->cert->subject : NULL;
+    ar->cert_sans = c->cert->san_ptrs;
+    ar->n_cert_sans = c->cert->n_sans;
+}
+
 /* Authentication, authorization and rate limits. false: a 401/403/429 is queued. */
 static bool request_allowed(gw_client *c, bool need_admin)
 {
@@ -582,6 +624,7 @@ static bool request_allowed(gw_client *c, bool need_admin)
             .peer = (const struct sockaddr *)&c->peer,
             .now_s = (int64_t)(ig_wall_ms() / 1000),
         };
+        if (c->ssl) client_cert(c, &ar);
         if (!ar.authorization && ig_http1_find(&c->req, "Authorization", NULL)) {
             client_error(c, 401, "credentials too large", "WWW-Authenticate: Bearer\r\n", !c->req.done);
             return false;
@@ -1162,6 +1205,7 @@ static void client_release_mem(ig_gw_watch *w)
     bytes_free(&c->in);
     bytes_free(&c->out);
     bytes_free(&c->rq.up_head);
+    free(c->cert);
     free(c);
 }
 
@@ -1174,6 +1218,8 @@ static void client_close(gw_client *c)
         request_end(c);
     }
     c->state = C_DONE;
+    ig_gw_tls_close(c->ssl);
+    c->ssl = NULL;
     close(c->w.fd);
     ig_gw_loop_retire(c->wk->loop, &c->w, client_release_mem);
 }
@@ -1266,16 +1312,19 @@ static void client_on_io(ig_gw_watch *w, uint32_t events)
     if (events & EPOLLOUT) {
         if (!client_flush(c)) return;
     }
-    if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))) return;
+    if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) && !c->tls_wants_out) return;
     for (;;) {
         /* While a request is in flight, its bytes are kept; the limit applies to them. */
         if (!bytes_reserve(&c->in, 8192)) {
             client_close(c);
             return;
         }
-        ssize_t n = read(c->w.fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+        ssize_t n = client_recv(c, c->in.data + c->in.len, c->in.cap - c->in.len);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (c->ssl) client_update_events(c); /* EPOLLOUT while the TLS layer waits to write */
+            break;
+        }
         if (n <= 0) {
             /* Half-closed after a complete request: answer it, then close. */
             if (n == 0 && c->state == C_BUSY && c->req.done) {
@@ -1287,7 +1336,8 @@ static void client_on_io(ig_gw_watch *w, uint32_t events)
             return;
         }
         c->in.len += (size_t)n;
-        if ((size_t)n < c->in.cap - c->in.len + (size_t)n) break; /* short read: drained */
+        /* short read: drained (TLS: unless a decrypted record is still buffered) */
+        if ((size_t)n < c->in.cap - c->in.len + (size_t)n && !(c->ssl && ig_gw_tls_pending(c->ssl))) break;
     }
     client_process(c);
     if (c->state != C_DONE && c->out.off < c->out.len) client_flush(c);
@@ -1322,8 +1372,11 @@ static void accept_clients(ig_gw_worker *wk, int lfd, bool admin)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer_ip, sizeof c->peer_ip);
         ig_http1_begin(&c->req, true);
         ig_gw_config *cfg = worker_config(wk);
+        /* The header timeout also bounds the TLS handshake. */
         c->w.deadline_ns = ig_gw_loop_now(wk->loop) + (uint64_t)cfg->header_timeout_ms * 1000000u;
-        if (ig_gw_loop_add(wk->loop, &c->w, EPOLLIN | EPOLLRDHUP)) {
+        if ((!admin && cfg->tls && !(c->ssl = ig_gw_tls_accept(cfg->tls, fd))) ||
+            ig_gw_loop_add(wk->loop, &c->w, EPOLLIN | EPOLLRDHUP)) {
+            ig_gw_tls_close(c->ssl);
             close(fd);
             free(c);
         }

@@ -1,7 +1,7 @@
 """infergate gateway in front of real `infergate serve` replicas on loopback: proxying and request ids,
 config checks, kill -9 of a replica under load (L1), a failing canary rolled back automatically, API keys
 and the JWT negative matrix (A2), rate-limit accuracy over 10 s (I5), config reload under load (R5),
-slowloris against the gateway (H4), and the admin API."""
+slowloris against the gateway (H4), the admin API, and mTLS on the client listener."""
 import base64
 import hashlib
 import hmac
@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -504,6 +505,128 @@ routes:
         gw.stop()
 
 
+def openssl(tmp, *args):
+    subprocess.run(["openssl", *args], cwd=tmp, check=True, capture_output=True)
+
+
+def make_cert(tmp, name, ca, subject, san):
+    """NAME.crt/.key signed by CA (a fresh serial each time)."""
+    openssl(tmp, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject)
+    with open(os.path.join(tmp, f"{name}.ext"), "w") as f:
+        f.write(f"subjectAltName={san}\n")
+    openssl(tmp, "x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.crt", "-CAkey", f"{ca}.key",
+            "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt")
+
+
+def test_tls(tmp, replicas):
+    """mTLS on the client listener: client-certificate rules, refused handshakes, TLS 1.1 refused,
+    certificates replaced on SIGHUP for new connections while open ones keep theirs."""
+    openssl(tmp, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=test-ca", "-days", "2")
+    make_cert(tmp, "server", "ca", "/CN=gateway-v1", "DNS:localhost,IP:127.0.0.1")
+    make_cert(tmp, "client-a", "ca", "/CN=client-a", "DNS:a.example")
+    make_cert(tmp, "client-b", "ca", "/CN=client-b", "DNS:b.example")
+    with open(os.path.join(tmp, "body.json"), "wb") as f:
+        f.write(BODY)
+    text = f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+workers: 2
+tls:
+  cert: server.crt
+  key: server.key
+  client_ca: ca.crt
+auth:
+  mtls:
+    - {{subject: "CN=client-a", models: ["linear"]}}
+pools:
+{pool_yaml("stable", [replicas[0].port])}
+routes:
+  - pool: stable
+"""
+    gw = Gateway(tmp, text)
+
+    def curl(*args, model="linear"):
+        r = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
+                            "--cacert", os.path.join(tmp, "ca.crt"), *args, "-H", "Content-Type: application/json",
+                            "--data-binary", "@" + os.path.join(tmp, "body.json"),
+                            f"https://127.0.0.1:{gw.port}/v2/models/{model}/infer"], capture_output=True, text=True)
+        return r.returncode, r.stdout, r.stderr
+
+    def cert(name):
+        return ["--cert", os.path.join(tmp, f"{name}.crt"), "--key", os.path.join(tmp, f"{name}.key")]
+
+    def served_cert():
+        """The serial and subject of the certificate a new connection gets."""
+        r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{gw.port}", "-CAfile",
+                            os.path.join(tmp, "ca.crt"), *cert("client-a")], input="", capture_output=True,
+                           text=True, timeout=20)
+        x = subprocess.run(["openssl", "x509", "-noout", "-serial", "-subject"], input=r.stdout,
+                           capture_output=True, text=True)
+        return x.stdout
+
+    def file_cert(name):
+        return subprocess.run(["openssl", "x509", "-noout", "-serial", "-subject", "-in",
+                               os.path.join(tmp, f"{name}.crt")], capture_output=True, text=True).stdout
+
+    try:
+        rc, code, err = curl(*cert("client-a"))
+        check("tls: client-a with its certificate gets 200", rc == 0 and code == "200", (rc, code, err))
+        rc, code, err = curl(*cert("client-a"), model="iris_mlp")
+        check("tls: client-a on a model its rule does not list gets 403", rc == 0 and code == "403", (rc, code, err))
+        rc, code, err = curl()
+        check("tls: no client certificate fails at the handshake", rc != 0 and code == "000", (rc, code, err))
+        rc, code, err = curl(*cert("client-b"))
+        check("tls: a subject matching no rule gets 403", rc == 0 and code == "403", (rc, code, err))
+        rc, code, err = curl(*cert("client-a"), "--tlsv1.1", "--tls-max", "1.1")
+        check("tls: TLS 1.1 is refused", rc != 0, (rc, code, err))
+        rc, code, err = curl(*cert("client-a"), "--tlsv1.2", "--tls-max", "1.2")
+        check("tls: TLS 1.2 is accepted", rc == 0 and code == "200", (rc, code, err))
+        check("tls: the served certificate is the configured one", served_cert() == file_cert("server"),
+              (served_cert(), file_cert("server")))
+        check("tls: the plain admin listener still answers", gw.request("GET", "/ready", port=gw.admin)[0] == 200)
+
+        # A keep-alive connection opened before the reload.
+        ctx = ssl.create_default_context(cafile=os.path.join(tmp, "ca.crt"))
+        ctx.load_cert_chain(os.path.join(tmp, "client-a.crt"), os.path.join(tmp, "client-a.key"))
+        old_conn = http.client.HTTPSConnection("127.0.0.1", gw.port, timeout=30, context=ctx)
+        s, _, b = gw.infer(conn=old_conn)
+        check("tls: python client over a kept-alive connection", s == 200, (s, b))
+        old_der = old_conn.sock.getpeercert(binary_form=True)
+
+        # New certificate files, then SIGHUP.
+        make_cert(tmp, "server-v2", "ca", "/CN=gateway-v2", "DNS:localhost,IP:127.0.0.1")
+        for ext in ("crt", "key"):
+            os.replace(os.path.join(tmp, f"server-v2.{ext}"), os.path.join(tmp, f"server.{ext}"))
+        before = gw.output().count("config reloaded")
+        gw.proc.send_signal(signal.SIGHUP)
+        end = time.time() + 10
+        while time.time() < end and gw.output().count("config reloaded") == before:
+            time.sleep(0.05)
+        now = served_cert()
+        check("tls: after SIGHUP new connections get the new certificate",
+              now == file_cert("server") and "gateway-v2" in now, (now, file_cert("server")))
+        s, _, b = gw.infer(conn=old_conn)
+        check("tls: the connection opened before the reload goes on", s == 200, (s, b))
+        check("tls: ... with its old certificate", old_conn.sock.getpeercert(binary_form=True) == old_der)
+        old_conn.close()
+        rc, code, err = curl(*cert("client-a"))
+        check("tls: still serving after the reload", rc == 0 and code == "200", (rc, code, err))
+
+        # Turning TLS off needs a restart: the reload is refused and TLS keeps serving.
+        gw.write(text.replace("tls:\n  cert: server.crt\n  key: server.key\n  client_ca: ca.crt\n", ""))
+        gw.proc.send_signal(signal.SIGHUP)
+        end = time.time() + 10
+        while time.time() < end and "turning tls on or off" not in gw.output():
+            time.sleep(0.05)
+        check("tls: a reload that turns TLS off is refused", "turning tls on or off" in gw.output(), gw.output())
+        rc, code, err = curl(*cert("client-a"))
+        check("tls: still TLS after the refused reload", rc == 0 and code == "200", (rc, code, err))
+        check("tls: gateway still running", gw.proc.poll() is None)
+    finally:
+        gw.stop()
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         repo = make_repo(tmp, models=("linear", "iris_mlp"))
@@ -513,7 +636,8 @@ def main():
                                    ("kill", test_kill_replica, (repo,)), ("canary", test_canary, (replicas,)),
                                    ("shadow", test_shadow, (replicas,)),
                                    ("auth", test_auth, (replicas,)), ("rate", test_rate_limit, (replicas,)),
-                                   ("reload", test_reload, (replicas,)), ("slowloris", test_slowloris, (replicas,))):
+                                   ("reload", test_reload, (replicas,)), ("slowloris", test_slowloris, (replicas,)),
+                                   ("tls", test_tls, (replicas,))):
                 d = os.path.join(tmp, name)
                 os.makedirs(d)
                 t0 = time.time()
