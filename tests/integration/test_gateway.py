@@ -459,6 +459,14 @@ routes:
         gw.stop()
 
 
+def front_ready(grpc, ch, gw):
+    """The gRPC front starts after the HTTP workers answer /ready: wait for it to accept connections."""
+    try:
+        grpc.channel_ready_future(ch).result(timeout=10)
+    except grpc.FutureTimeoutError:
+        raise RuntimeError("gateway gRPC front not ready: " + gw.output())
+
+
 def test_grpc(tmp, repo, replicas):
     """The gRPC front relays inference.GRPCInferenceService calls to a `protocol: grpc` pool."""
     stubs = os.path.join(tmp, "stubs")
@@ -504,6 +512,7 @@ routes:
 """)
     ch = grpc.insecure_channel(f"127.0.0.1:{front}")
     st = pbg.GRPCInferenceServiceStub(ch)
+    front_ready(grpc, ch, gw)
     direct = pbg.GRPCInferenceServiceStub(grpc.insecure_channel(f"127.0.0.1:{gports[0]}"))
     try:
         check("grpc: ServerLive through the gateway", st.ServerLive(pb.ServerLiveRequest(), timeout=10).live)
@@ -527,8 +536,14 @@ routes:
               c == grpc.StatusCode.UNIMPLEMENTED and "protocol: grpc" in d, (c, d))
         s, _, b = gw.infer()
         check("grpc: a REST request routed to a grpc pool is a 502", s == 502 and b"speaks gRPC" in b, (s, b))
-        c, d = code_of(lambda: st.ModelInfer(req(), timeout=0.000001))
-        check("grpc: the client deadline is honoured", c == grpc.StatusCode.DEADLINE_EXCEEDED, (c, d))
+
+        def slow():
+            yield req("s")
+            time.sleep(3)
+
+        c, d = code_of(lambda: list(st.ModelStreamInfer(slow(), timeout=0.5)))
+        check("grpc: a stream past the client's deadline ends DEADLINE_EXCEEDED",
+              c == grpc.StatusCode.DEADLINE_EXCEEDED, (c, d))
 
         # kill -9 one of the two replicas under a loop of unary calls
         results, lock = {}, threading.Lock()
@@ -562,6 +577,7 @@ routes:
         ch.close()
         gw.stop()
 
+    check("grpc: the surviving replica is still up", reps[0].proc.poll() is None, reps[0].output()[-2000:])
     # API keys from metadata
     key_hash = subprocess.run([BIN, "gateway", "hash-key", "grpc-secret-key"], capture_output=True, text=True).stdout.strip()
     d2 = os.path.join(tmp, "auth")
@@ -582,6 +598,7 @@ routes:
     ch = grpc.insecure_channel(f"127.0.0.1:{front}")
     st = pbg.GRPCInferenceServiceStub(ch)
     try:
+        front_ready(grpc, ch, gw)
         c, d = code_of(lambda: st.ModelInfer(req(), timeout=10))
         check("grpc auth: no key is UNAUTHENTICATED", c == grpc.StatusCode.UNAUTHENTICATED, (c, d))
         c, d = code_of(lambda: st.ModelInfer(req(), timeout=10, metadata=[("x-api-key", "wrong")]))
