@@ -119,6 +119,7 @@ ig_gw_config *ig_gw_config_load(const char *path, ig_rollout_log_fn decision_log
     int64_t workers;
     if (!ig_conf_str(c, root, "listen", "127.0.0.1:8080", &g->listen, err) ||
         !ig_conf_str(c, root, "admin_listen", NULL, &g->admin_listen, err) ||
+        !ig_conf_str(c, root, "grpc_listen", NULL, &g->grpc_listen, err) ||
         !ig_conf_int(c, root, "workers", 0, 64, 0, &workers, err) ||
         !ig_conf_str(c, root, "access_log", NULL, &g->access_log, err))
         goto fail;

@@ -23,6 +23,7 @@ typedef struct ig_gw_config {
     char *dir;     /* the file's folder, for relative paths */
     /* process settings (a reload that changes them is refused: they need a restart) */
     const char *listen, *admin_listen;
+    const char *grpc_listen; /* gRPC front (gateway/grpc_proxy.h); NULL = none */
     int workers;
     /* connection limits and timeouts */
     int64_t header_timeout_ms, idle_timeout_ms, connect_timeout_ms;

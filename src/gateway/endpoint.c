@@ -41,6 +41,7 @@ typedef struct ep_set {
 struct ig_gw_pool {
     char *name;
     ig_gw_lb_kind lb_kind;
+    ig_gw_protocol protocol;
     const ig_gw_lb_ops *lb;
     bool weight_by_queue_depth;
     int64_t slow_start_ns;
@@ -476,6 +477,11 @@ const char *ig_gw_pool_name(const ig_gw_pool *p)
     return p->name;
 }
 
+ig_gw_protocol ig_gw_pool_protocol(const ig_gw_pool *p)
+{
+    return p->protocol;
+}
+
 ig_gw_lb_kind ig_gw_pool_lb(const ig_gw_pool *p)
 {
     return p->lb_kind;
@@ -674,10 +680,10 @@ ig_gw_pool *ig_gw_pool_from_conf(const ig_conf *c, const ig_conf_node *m, ig_err
         ig_conf_fail(c, m, err, "out of memory");
         return NULL;
     }
-    const char *name, *lb, *dns;
+    const char *name, *lb, *dns, *proto;
     int64_t slow, resolve;
     if (!ig_conf_require(c, m, "name", IG_CONF_SCALAR, err) || !ig_conf_str(c, m, "name", NULL, &name, err) ||
-        !ig_conf_str(c, m, "lb", "p2c", &lb, err) ||
+        !ig_conf_str(c, m, "lb", "p2c", &lb, err) || !ig_conf_str(c, m, "protocol", "http", &proto, err) ||
         !ig_conf_bool(c, m, "weight_by_queue_depth", false, &p->weight_by_queue_depth, err) ||
         !ig_conf_duration_ms(c, m, "slow_start", 0, &slow, err) ||
         !ig_conf_str(c, m, "dns", NULL, &dns, err) ||
@@ -694,6 +700,17 @@ ig_gw_pool *ig_gw_pool_from_conf(const ig_conf *c, const ig_conf_node *m, ig_err
         goto fail;
     }
     p->lb = ig_gw_lb_ops_of(p->lb_kind);
+    if (strcmp(proto, "http") && strcmp(proto, "grpc")) {
+        ig_conf_fail(c, ig_conf_get(m, "protocol"), err, "protocol: unknown '%s' (http, grpc)", proto);
+        goto fail;
+    }
+    p->protocol = !strcmp(proto, "grpc") ? IG_GW_PROTO_GRPC : IG_GW_PROTO_HTTP;
+    if (p->protocol == IG_GW_PROTO_GRPC && ig_conf_get(m, "health_check")) {
+        /* Active checks probe the REST health paths, which a gRPC port does not serve. */
+        ig_conf_fail(c, ig_conf_get(m, "health_check"), err,
+                     "health_check: probes speak REST; a grpc pool relies on outlier ejection");
+        goto fail;
+    }
     if (slow < 0 || resolve <= 0) {
         ig_conf_fail(c, ig_conf_get(m, slow < 0 ? "slow_start" : "resolve"), err, "duration must be > 0");
         goto fail;

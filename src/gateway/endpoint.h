@@ -72,6 +72,9 @@ uint64_t ig_gw_endpoint_ejections(const ig_gw_endpoint *ep);
 /* ---- pools ---- */
 
 typedef enum { IG_GW_LB_P2C, IG_GW_LB_ROUND_ROBIN, IG_GW_LB_RING_HASH, IG_GW_LB_MAGLEV } ig_gw_lb_kind;
+/* What the pool's endpoints speak (`protocol:`): REST requests go only to http pools, gRPC calls only
+ * to grpc pools. */
+typedef enum { IG_GW_PROTO_HTTP, IG_GW_PROTO_GRPC } ig_gw_protocol;
 
 /* Builds a pool from one item of `pools:` (see docs/design/gateway.md). Endpoints given by name are
  * resolved now (a failure is a config error); a `dns:` pool is resolved now too, and an empty pool is
@@ -123,6 +126,7 @@ void ig_gw_pool_retry_done(ig_gw_pool *p);
 /* Accessors. The strings and structs are borrowed for the pool's life. */
 const char *ig_gw_pool_name(const ig_gw_pool *p);
 ig_gw_lb_kind ig_gw_pool_lb(const ig_gw_pool *p);
+ig_gw_protocol ig_gw_pool_protocol(const ig_gw_pool *p);
 const ig_gw_health_conf *ig_gw_pool_health_conf(const ig_gw_pool *p);
 /* The `dns:` host and port and the re-resolution interval; false for a static pool. */
 bool ig_gw_pool_dns(const ig_gw_pool *p, const char **host, const char **port, int64_t *resolve_ns);

@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "gateway/config.h"
+#include "gateway/grpc_proxy.h"
 #include "gateway/health_check.h"
 #include "gateway/proxy.h"
 
@@ -22,6 +23,7 @@ struct ig_gateway {
     ig_gw_worker **workers;
     int n_workers;
     ig_gw_health *health;
+    ig_gw_grpc *grpc; /* NULL without grpc_listen */
     pthread_mutex_t reload_lock;
 };
 
@@ -166,7 +168,8 @@ ig_gateway *ig_gateway_start(const char *config_path, ig_error *err)
         }
         setvbuf(g->sh.access_log, NULL, _IOLBF, 0);
     }
-    const char *listen = c->listen, *admin = c->admin_listen;
+    const char *listen = c->listen, *admin = c->admin_listen, *grpc_listen = c->grpc_listen;
+    int64_t max_message = c->max_request_bytes;
     int n = c->workers > 0 ? c->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (n < 1) n = 1;
     if (publish(g, c, err)) {
@@ -186,6 +189,7 @@ ig_gateway *ig_gateway_start(const char *config_path, ig_error *err)
             ig_error_set(err, IG_EIO, "cannot start worker threads");
             goto fail;
         }
+    if (grpc_listen && !(g->grpc = ig_gw_grpc_start(&g->sh, grpc_listen, max_message, err))) goto fail;
     return g;
 fail:
     ig_gateway_free(g);
@@ -204,14 +208,16 @@ int ig_gateway_reload(ig_gateway *g, ig_error *err)
         const ig_gw_config *cur = g->sh.config;
         bool same_listeners =
             !strcmp(c->listen, cur->listen) && c->workers == cur->workers &&
+            !!c->grpc_listen == !!cur->grpc_listen &&
+            (!c->grpc_listen || !strcmp(c->grpc_listen, cur->grpc_listen)) &&
             ((!c->admin_listen && !cur->admin_listen) ||
              (c->admin_listen && cur->admin_listen && !strcmp(c->admin_listen, cur->admin_listen))) &&
             !c->tls == !cur->tls; /* clients expect the scheme they connected with */
         if (!same_listeners) {
-            rc = ig_error_set(
-                err, IG_EINVAL,
-                "%s: listen, admin_listen, workers and turning tls on or off change only with a restart",
-                g->path);
+            rc = ig_error_set(err, IG_EINVAL,
+                              "%s: listen, admin_listen, grpc_listen, workers and turning tls on or off change "
+                              "only with a restart",
+                              g->path);
             ig_gw_config_release(c);
         } else if ((rc = publish(g, c, err))) {
             ig_gw_config_release(c);
@@ -225,9 +231,10 @@ void ig_gateway_drain(ig_gateway *g, int64_t timeout_ms)
 {
     atomic_store(&g->sh.draining, true);
     for (int i = 0; i < g->n_workers; i++) ig_gw_loop_wake_worker(g->workers[i]);
+    ig_gw_grpc_drain(g->grpc);
     uint64_t end = ig_now_ns() + (uint64_t)timeout_ms * 1000000u;
     for (;;) {
-        int64_t busy = 0;
+        int64_t busy = ig_gw_grpc_in_flight(g->grpc);
         for (int i = 0; i < g->n_workers; i++) busy += ig_gw_worker_in_flight(g->workers[i]);
         if (busy == 0 || ig_now_ns() >= end) break;
         struct timespec ts = {0, 20 * 1000000};
@@ -238,6 +245,7 @@ void ig_gateway_drain(ig_gateway *g, int64_t timeout_ms)
 void ig_gateway_free(ig_gateway *g)
 {
     if (!g) return;
+    ig_gw_grpc_free(g->grpc); /* cancels calls still running after the drain */
     for (int i = 0; i < g->n_workers; i++) ig_gw_worker_free(g->workers[i]);
     free(g->workers);
     if (g->health) ig_gw_health_stop(g->health);

@@ -694,6 +694,10 @@ static void request_start(gw_client *c)
         rq->shadow_pool = pick.shadow_pool;
     }
     rq->pool = rq->cfg->pools[rq->pool_index];
+    if (ig_gw_pool_protocol(rq->pool) == IG_GW_PROTO_GRPC) {
+        client_error(c, 502, "route's pool speaks gRPC", NULL, !c->req.done);
+        return request_local_end(c);
+    }
     rq->deadline_ns = rq->start_ns + (uint64_t)rq->route->timeout_ms * 1000000u;
     size_t tlen;
     const char *t = ig_http1_find(&c->req, "x-request-timeout-ms", &tlen);

@@ -1,7 +1,9 @@
 """infergate gateway in front of real `infergate serve` replicas on loopback: proxying and request ids,
 config checks, kill -9 of a replica under load (L1), a failing canary rolled back automatically, API keys
 and the JWT negative matrix (A2), rate-limit accuracy over 10 s (I5), config reload under load (R5),
-slowloris against the gateway (H4), the admin API, and mTLS on the client listener."""
+slowloris against the gateway (H4), the admin API, shadow traffic, mTLS on the client listener, and the
+gRPC front (grpc_listen) in front of gRPC replicas: unary and streaming calls, auth from metadata, kill -9
+of a replica, a route to a REST pool."""
 import base64
 import hashlib
 import hmac
@@ -18,7 +20,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from serve_util import Checker, Server, free_ports, linear_variant, make_repo
+from serve_util import Checker, Server, compile_grpc_stubs, free_ports, linear_variant, make_repo
 
 BIN = sys.argv[1]
 check = Checker()
@@ -626,6 +628,164 @@ routes:
     finally:
         gw.stop()
 
+def front_ready(grpc, ch, gw):
+    """The gRPC front starts after the HTTP workers answer /ready: wait for it to accept connections."""
+    try:
+        grpc.channel_ready_future(ch).result(timeout=10)
+    except grpc.FutureTimeoutError:
+        raise RuntimeError("gateway gRPC front not ready: " + gw.output())
+
+
+def test_grpc(tmp, repo, replicas):
+    """The gRPC front relays inference.GRPCInferenceService calls to a `protocol: grpc` pool."""
+    stubs = os.path.join(tmp, "stubs")
+    os.makedirs(stubs)
+    compile_grpc_stubs(stubs)
+    import grpc
+    import grpc_service_pb2 as pb
+    import grpc_service_pb2_grpc as pbg
+
+    def req(rid="", model="linear"):
+        r = pb.ModelInferRequest(model_name=model, id=rid)
+        r.inputs.add(name="features", datatype="FP32", shape=[1, 4])
+        r.inputs[0].contents.fp32_contents.extend([1, 2, 3, 4])
+        return r
+
+    def code_of(fn):
+        try:
+            fn()
+            return None, ""
+        except grpc.RpcError as e:
+            return e.code(), e.details()
+
+    gports = free_ports(2)
+    reps = [Server(BIN, repo, "--grpc-port", str(p)) for p in gports]
+    front = free_ports(1)[0]
+    eps = ", ".join(f'"127.0.0.1:{p}"' for p in gports)
+    gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+grpc_listen: 127.0.0.1:{front}
+pools:
+  - name: grpc-pool
+    protocol: grpc
+    endpoints: [{eps}]
+    outlier: {{consecutive_connect_failure: 2, base_ejection: 30s, max_ejection_percent: 50}}
+  - name: rest-pool
+    endpoints: ["127.0.0.1:{replicas[0].port}"]
+routes:
+  - name: iris-rest
+    match: {{model: iris_mlp}}
+    pool: rest-pool
+  - name: grpc-all
+    pool: grpc-pool
+""")
+    ch = grpc.insecure_channel(f"127.0.0.1:{front}")
+    st = pbg.GRPCInferenceServiceStub(ch)
+    front_ready(grpc, ch, gw)
+    direct = pbg.GRPCInferenceServiceStub(grpc.insecure_channel(f"127.0.0.1:{gports[0]}"))
+    try:
+        check("grpc: ServerLive through the gateway", st.ServerLive(pb.ServerLiveRequest(), timeout=10).live)
+        mm = st.ModelMetadata(pb.ModelMetadataRequest(name="linear"), timeout=10)
+        check("grpc: ModelMetadata through the gateway", mm.name == "linear" and mm.inputs[0].name == "features", mm)
+        got = st.ModelInfer(req("x1"), timeout=10)
+        want = direct.ModelInfer(req("x1"), timeout=10)
+        check("grpc: ModelInfer same outputs as direct",
+              got.raw_output_contents == want.raw_output_contents and got.id == "x1" and len(got.outputs) == 1,
+              (got, want))
+        c, d = code_of(lambda: st.ModelInfer(req(model="nope"), timeout=10))
+        check("grpc: upstream error status relayed", c is not None and c != grpc.StatusCode.UNAVAILABLE, (c, d))
+        n = 100
+        ids = [r.infer_response.id for r in st.ModelStreamInfer(iter([req(str(i)) for i in range(n)]), timeout=60)
+               if not r.error_message]
+        check("grpc: ModelStreamInfer 100 requests all answered", sorted(ids, key=int) == [str(i) for i in range(n)],
+              f"{len(ids)} answers")
+        check("grpc: empty stream", list(st.ModelStreamInfer(iter([]), timeout=30)) == [])
+        c, d = code_of(lambda: st.ModelInfer(req(model="iris_mlp"), timeout=10))
+        check("grpc: a call routed to an http pool gets a clear error",
+              c == grpc.StatusCode.UNIMPLEMENTED and "protocol: grpc" in d, (c, d))
+        s, _, b = gw.infer()
+        check("grpc: a REST request routed to a grpc pool is a 502", s == 502 and b"speaks gRPC" in b, (s, b))
+
+        def slow():
+            yield req("s")
+            time.sleep(3)
+
+        c, d = code_of(lambda: list(st.ModelStreamInfer(slow(), timeout=0.5)))
+        check("grpc: a stream past the client's deadline ends DEADLINE_EXCEEDED",
+              c == grpc.StatusCode.DEADLINE_EXCEEDED, (c, d))
+
+        # kill -9 one of the two replicas under a loop of unary calls
+        results, lock = {}, threading.Lock()
+        stop = time.time() + 3.0
+
+        def worker():
+            while time.time() < stop:
+                try:
+                    st.ModelInfer(req(), timeout=10)
+                    k = "ok"
+                except grpc.RpcError as e:
+                    k = str(e.code())
+                with lock:
+                    results[k] = results.get(k, 0) + 1
+
+        ts = [threading.Thread(target=worker) for _ in range(4)]
+        for t in ts:
+            t.start()
+        time.sleep(1.0)
+        reps[1].proc.send_signal(signal.SIGKILL)
+        for t in ts:
+            t.join()
+        failed = sum(v for k, v in results.items() if k != "ok")
+        check("grpc: kill -9 of a replica fails at most the calls in flight", failed <= 4 and results.get("ok", 0) > 50,
+              results)
+        after = [code_of(lambda: st.ModelInfer(req(), timeout=10))[0] for _ in range(20)]
+        check("grpc: no failures after the kill", after == [None] * 20, after)
+        m = gw.metrics()
+        check("grpc: route stats count gRPC calls", 'route="grpc-all"' in m, m[-1500:])
+    finally:
+        ch.close()
+        gw.stop()
+
+    check("grpc: the surviving replica is still up", reps[0].proc.poll() is None, reps[0].output()[-2000:])
+    # API keys from metadata
+    key_hash = subprocess.run([BIN, "gateway", "hash-key", "grpc-secret-key"], capture_output=True, text=True).stdout.strip()
+    d2 = os.path.join(tmp, "auth")
+    os.makedirs(d2)
+    gw = Gateway(d2, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+grpc_listen: 127.0.0.1:{front}
+auth:
+  api_keys:
+    - {{name: team-g, hash: "{key_hash}", models: ["linear"]}}
+pools:
+  - name: grpc-pool
+    protocol: grpc
+    endpoints: ["127.0.0.1:{gports[0]}"]
+routes:
+  - pool: grpc-pool
+""")
+    ch = grpc.insecure_channel(f"127.0.0.1:{front}")
+    st = pbg.GRPCInferenceServiceStub(ch)
+    try:
+        front_ready(grpc, ch, gw)
+        c, d = code_of(lambda: st.ModelInfer(req(), timeout=10))
+        check("grpc auth: no key is UNAUTHENTICATED", c == grpc.StatusCode.UNAUTHENTICATED, (c, d))
+        c, d = code_of(lambda: st.ModelInfer(req(), timeout=10, metadata=[("x-api-key", "wrong")]))
+        check("grpc auth: a wrong key is UNAUTHENTICATED", c == grpc.StatusCode.UNAUTHENTICATED, (c, d))
+        r = st.ModelInfer(req("k"), timeout=10, metadata=[("x-api-key", "grpc-secret-key")])
+        check("grpc auth: the key in metadata is accepted", r.id == "k" and len(r.outputs) == 1, r)
+        r = st.ModelInfer(req("b"), timeout=10, metadata=[("authorization", "Bearer grpc-secret-key")])
+        check("grpc auth: the key as a Bearer token is accepted", r.id == "b", r)
+        c, d = code_of(lambda: st.ModelMetadata(pb.ModelMetadataRequest(name="iris_mlp"), timeout=10,
+                                                metadata=[("x-api-key", "grpc-secret-key")]))
+        check("grpc auth: a model the key may not use is PERMISSION_DENIED", c == grpc.StatusCode.PERMISSION_DENIED,
+              (c, d))
+    finally:
+        ch.close()
+        gw.stop()
+        for r in reps:
+            r.stop()
+
 
 def main():
     with tempfile.TemporaryDirectory() as tmp:
@@ -637,7 +797,7 @@ def main():
                                    ("shadow", test_shadow, (replicas,)),
                                    ("auth", test_auth, (replicas,)), ("rate", test_rate_limit, (replicas,)),
                                    ("reload", test_reload, (replicas,)), ("slowloris", test_slowloris, (replicas,)),
-                                   ("tls", test_tls, (replicas,))):
+                                   ("tls", test_tls, (replicas,)), ("grpc", test_grpc, (repo, replicas))):
                 d = os.path.join(tmp, name)
                 os.makedirs(d)
                 t0 = time.time()
