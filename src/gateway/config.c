@@ -134,6 +134,12 @@ ig_gw_config *ig_gw_config_load(const char *path, ig_rollout_log_fn decision_log
         !ig_conf_no_unknown(c, lim, err))
         goto fail;
     g->max_request_bytes = max_req;
+    const ig_conf_node *cache = ig_conf_get(root, "cache");
+    if (cache &&
+        (!ig_conf_expect(c, cache, IG_CONF_MAP, err) ||
+         !ig_conf_int(c, cache, "max_bytes", 0, (int64_t)1 << 40, 64 << 20, &g->cache_max_bytes, err) ||
+         !ig_conf_no_unknown(c, cache, err)))
+        goto fail;
     if (!load_pools(g, root, err) || !load_routes(g, root, err)) goto fail;
     if (!(g->rate_limit = ig_ratelimit_from_conf(c, ig_conf_get(root, "rate_limits"), err))) goto fail;
     const ig_conf_node *auth = ig_conf_get(root, "auth");

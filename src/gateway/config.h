@@ -28,7 +28,8 @@ typedef struct ig_gw_config {
     /* connection limits and timeouts */
     int64_t header_timeout_ms, idle_timeout_ms, connect_timeout_ms;
     int64_t max_request_bytes;
-    const char *access_log; /* path, "-" for stdout, NULL for none */
+    int64_t cache_max_bytes; /* cache.max_bytes; 0 = no cache (read at start only) */
+    const char *access_log;  /* path, "-" for stdout, NULL for none */
     ig_gw_pool **pools;
     size_t n_pools;
     ig_gw_route *routes;

@@ -111,6 +111,18 @@ static void expose_pools(void *ctx, ig_buf *b)
         snprintf(labels, sizeof labels, "rule=\"%s\",decision=\"denied\"", rule);
         ig_prom_value(b, "infergate_gateway_rate_limit_decisions_total", labels, (double)s.denied);
     }
+    if (g->sh.cache) {
+        ig_cache_counters cc;
+        ig_cache_counters_read(g->sh.cache, &cc);
+        ig_prom_family(b, "infergate_gateway_cache_hits_total", "counter",
+                       "Responses answered from the cache.");
+        ig_prom_value(b, "infergate_gateway_cache_hits_total", "", (double)cc.hits);
+        ig_prom_family(b, "infergate_gateway_cache_misses_total", "counter",
+                       "Cache lookups that went upstream.");
+        ig_prom_value(b, "infergate_gateway_cache_misses_total", "", (double)cc.misses);
+        ig_prom_family(b, "infergate_gateway_cache_bytes", "gauge", "Bytes held by the response cache.");
+        ig_prom_value(b, "infergate_gateway_cache_bytes", "", (double)cc.bytes);
+    }
     static const char *const kinds[] = {"none", "advance", "promote", "rollback"};
     ig_prom_family(b, "infergate_gateway_canary_decisions_total", "counter", "Canary decisions by kind.");
     for (size_t i = 0; i < c->n_routes; i++) {
@@ -168,6 +180,12 @@ ig_gateway *ig_gateway_start(const char *config_path, ig_error *err)
         }
         setvbuf(g->sh.access_log, NULL, _IOLBF, 0);
     }
+    if (c->cache_max_bytes > 0 && !(g->sh.cache = ig_cache_create((size_t)c->cache_max_bytes))) {
+        ig_error_set(err, IG_ENOMEM, "cannot create a response cache of %lld bytes",
+                     (long long)c->cache_max_bytes);
+        ig_gw_config_release(c);
+        goto fail;
+    }
     const char *listen = c->listen, *admin = c->admin_listen, *grpc_listen = c->grpc_listen;
     int64_t max_message = c->max_request_bytes;
     int n = c->workers > 0 ? c->workers : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -214,10 +232,11 @@ int ig_gateway_reload(ig_gateway *g, ig_error *err)
              (c->admin_listen && cur->admin_listen && !strcmp(c->admin_listen, cur->admin_listen))) &&
             !c->tls == !cur->tls; /* clients expect the scheme they connected with */
         if (!same_listeners) {
-            rc = ig_error_set(err, IG_EINVAL,
-                              "%s: listen, admin_listen, grpc_listen, workers and turning tls on or off change "
-                              "only with a restart",
-                              g->path);
+            rc = ig_error_set(
+                err, IG_EINVAL,
+                "%s: listen, admin_listen, grpc_listen, workers and turning tls on or off change "
+                "only with a restart",
+                g->path);
             ig_gw_config_release(c);
         } else if ((rc = publish(g, c, err))) {
             ig_gw_config_release(c);
@@ -250,6 +269,7 @@ void ig_gateway_free(ig_gateway *g)
     free(g->workers);
     if (g->health) ig_gw_health_stop(g->health);
     ig_gw_config_release(g->sh.config);
+    ig_cache_free(g->sh.cache);
     if (g->sh.access_log && g->sh.access_log != stdout) fclose(g->sh.access_log);
     pthread_mutex_destroy(&g->sh.lock);
     pthread_mutex_destroy(&g->sh.log_lock);

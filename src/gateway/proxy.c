@@ -25,6 +25,7 @@
 #include "gateway/http1.h"
 #include "gateway/loop.h"
 #include "gateway/mirror.h"
+#include "gateway/response_cache.h"
 #include "gateway/route_stats.h"
 #include "gateway/tls.h"
 
@@ -85,6 +86,11 @@ typedef struct {
     gw_bytes capture;     /* the primary's response body (dechunked), for the shadow comparison */
     size_t capture_json_len;
     bool capture_overflow;
+    bool awaiting_body; /* a cached route waits for the whole body before the lookup */
+    bool cache_lookup, cache_store, has_cache_key;
+    ig_cache_key cache_key;
+    ig_gw_slice resp_ctype, resp_ihcl; /* copies in resp_hdrs, for the cache entry */
+    char resp_hdrs[192];
     uint64_t start_ns, deadline_ns, try_start_ns;
     int tries;
     int status;
@@ -461,6 +467,7 @@ static void request_end(gw_client *c)
         atomic_fetch_sub_explicit(&c->wk->in_flight, 1, memory_order_relaxed);
     }
     bytes_free(&rq->capture);
+    if (rq->has_cache_key) ig_cache_key_free(&rq->cache_key);
     gw_bytes keep = rq->up_head;
     keep.len = keep.off = 0;
     memset(rq, 0, sizeof *rq);
@@ -650,6 +657,84 @@ static bool request_allowed(gw_client *c, bool need_admin)
     return true;
 }
 
+/* ---- response cache (routes with `cache: true`, see response_cache.h) ---- */
+
+static void request_dispatch(gw_client *c);
+
+static ig_gw_slice header_slice(const ig_http1_msg *m, const char *name)
+{
+    size_t len = 0;
+    const char *v = ig_http1_find(m, name, &len);
+    return (ig_gw_slice){v, v ? len : 0};
+}
+
+static bool cache_applies(gw_client *c)
+{
+    gw_request *rq = &c->rq;
+    if (!rq->route->cache || !c->wk->sh->cache || c->req.parser.method != HTTP_POST || !rq->model[0])
+        return false;
+    ig_gw_slice cc = header_slice(&c->req, "Cache-Control");
+    rq->cache_store = !ig_gw_cache_control_has(cc.ptr, cc.len, "no-store");
+    rq->cache_lookup = rq->cache_store && !ig_gw_cache_control_has(cc.ptr, cc.len, "no-cache");
+    return true;
+}
+
+/* Looks the whole request up; true when a cached response was queued. */
+static bool cache_answer(gw_client *c)
+{
+    gw_request *rq = &c->rq;
+    ig_cache_key k = {0};
+    const char *path = c->req.url;
+    size_t path_len = c->req.url_len;
+    if (ig_gw_cache_key(&k, rq->model, rq->version, (ig_gw_slice){path, path_len},
+                        header_slice(&c->req, "Content-Type"),
+                        header_slice(&c->req, "Inference-Header-Content-Length"),
+                        (ig_gw_slice){c->in.data + c->req.head_len, c->body_len})) {
+        ig_cache_key_free(&k);
+        rq->cache_store = false;
+        return false;
+    }
+    ig_cache_entry *e = rq->cache_lookup ? ig_cache_get(c->wk->sh->cache, &k) : NULL;
+    ig_gw_cached hit;
+    if (e && ig_gw_cache_decode(e, &hit)) {
+        char extra[160];
+        snprintf(extra, sizeof extra, "X-Infergate-Cache: hit\r\n%s%.*s%s%s",
+                 hit.header_length.len ? "Inference-Header-Content-Length: " : "", (int)hit.header_length.len,
+                 hit.header_length.ptr ? hit.header_length.ptr : "", hit.header_length.len ? "\r\n" : "",
+                 rq->rl_headers);
+        char ctype[128];
+        snprintf(ctype, sizeof ctype, "%.*s", (int)hit.content_type.len,
+                 hit.content_type.ptr ? hit.content_type.ptr : "");
+        client_local_response(c, 200, ctype[0] ? ctype : "application/json", hit.body.ptr, hit.body.len,
+                              extra, false);
+        ig_cache_entry_release(e);
+        ig_cache_key_free(&k);
+        request_local_end(c);
+        return true;
+    }
+    if (e) ig_cache_entry_release(e);
+    rq->cache_key = k; /* kept to store the response under */
+    rq->has_cache_key = true;
+    return false;
+}
+
+/* Stores a complete 200 response of a cached route. */
+static void cache_store(gw_client *c, const ig_http1_msg *resp)
+{
+    gw_request *rq = &c->rq;
+    if (!rq->has_cache_key || !rq->cache_store || rq->status != 200 || rq->capture_overflow) return;
+    ig_gw_slice cc = header_slice(resp, "Cache-Control");
+    if (ig_gw_cache_control_has(cc.ptr, cc.len, "no-store") ||
+        ig_gw_cache_control_has(cc.ptr, cc.len, "private"))
+        return;
+    ig_gw_cached r = {
+        .content_type = rq->resp_ctype,
+        .header_length = rq->resp_ihcl,
+        .body = {rq->capture.data, rq->capture.len},
+    };
+    ig_gw_cache_store(c->wk->sh->cache, &rq->cache_key, &r);
+}
+
 /* A request head is complete: route it and send it on its way. */
 static void request_start(gw_client *c)
 {
@@ -713,6 +798,23 @@ static void request_start(gw_client *c)
         }
     }
     c->w.deadline_ns = rq->deadline_ns;
+    if (cache_applies(c)) {
+        /* The body is part of the key: the request is held whole before anything else happens. */
+        rq->awaiting_body = !c->req.done;
+        if (rq->awaiting_body) {
+            if (ig_http1_find(&c->req, "Expect", NULL))
+                bytes_printf(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+            return;
+        }
+        if (cache_answer(c)) return;
+    }
+    request_dispatch(c);
+}
+
+/* Circuit breaker, upstream head, first try. */
+static void request_dispatch(gw_client *c)
+{
+    gw_request *rq = &c->rq;
     if (!ig_gw_pool_acquire_request(rq->pool)) {
         client_error(c, 503, "upstream pool is at its request limit", "x-infergate-overloaded: true\r\n",
                      !c->req.done);
@@ -862,8 +964,9 @@ static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, sockle
     u->in.len = 0;
     u->resp.no_body = c->req.parser.method == HTTP_HEAD;
     ig_http1_begin(&u->resp, false);
-    if (c->rq.shadow_pool >= 0) {
+    if (c->rq.shadow_pool >= 0 || c->rq.has_cache_key) {
         c->rq.capture.len = 0;
+        c->rq.capture_overflow = false;
         u->resp.on_body = capture_body;
         u->resp.body_ctx = &c->rq;
     }
@@ -1017,6 +1120,19 @@ static bool on_response_head(gw_upstream *u)
     }
     rq->status = r->status;
     rq->response_started = true;
+    if (rq->has_cache_key) {
+        /* Two headers of the response go into the entry; copied, as the head's buffer moves. */
+        ig_gw_slice ct = header_slice(r, "Content-Type"),
+                    hl = header_slice(r, "Inference-Header-Content-Length");
+        if (ct.len + hl.len <= sizeof rq->resp_hdrs) {
+            memcpy(rq->resp_hdrs, ct.ptr, ct.len);
+            memcpy(rq->resp_hdrs + ct.len, hl.ptr, hl.len);
+            rq->resp_ctype = (ig_gw_slice){rq->resp_hdrs, ct.len};
+            rq->resp_ihcl = (ig_gw_slice){rq->resp_hdrs + ct.len, hl.len};
+        } else {
+            rq->cache_store = false;
+        }
+    }
     if (rq->shadow_pool >= 0) {
         const char *j = ig_http1_find(r, "Inference-Header-Content-Length", &qlen);
         rq->capture_json_len = 0;
@@ -1092,6 +1208,7 @@ static void start_mirror(gw_client *c)
 static void response_done(gw_upstream *u, bool reusable)
 {
     gw_client *c = u->client;
+    cache_store(c, &u->resp);
     start_mirror(c);
     if (reusable && u->resp.keep_alive && u->body_off == c->body_len && c->req.done)
         upstream_park(u);
@@ -1304,6 +1421,12 @@ static void client_process(gw_client *c)
             if (c->up) upstream_close(c->up);
             client_error(c, 413, "request body too large", NULL, true);
             request_local_end(c);
+            return;
+        }
+        if (c->rq.awaiting_body) {
+            if (!c->req.done) return;
+            c->rq.awaiting_body = false;
+            if (!cache_answer(c)) request_dispatch(c);
             return;
         }
         if (c->up) upstream_write(c->up);

@@ -13,6 +13,7 @@
 
 #include "gateway/config.h"
 #include "obs/metrics.h"
+#include "policy/cache.h"
 
 typedef struct ig_gw_worker ig_gw_worker;
 
@@ -22,6 +23,7 @@ typedef struct ig_gw_shared {
     ig_gw_config *config;            /* current snapshot (one reference held here) */
     atomic_uint_fast64_t generation; /* bumped on every swap, so workers notice cheaply */
     atomic_bool draining;            /* stop accepting; answer with Connection: close */
+    ig_cache *cache;                 /* the response cache (NULL: off); sized at start */
     FILE *access_log;                /* NULL = off; lines are written whole under the log lock */
     pthread_mutex_t log_lock;
     /* extra exposition appended to /metrics by the gateway (pools, endpoints, policies) */

@@ -328,6 +328,46 @@ routes:
             gw.stop()
 
 
+def test_cache(tmp, replicas):
+    """Gateway response cache: a repeated request is answered without reaching a replica;
+    Cache-Control: no-cache goes upstream; another body is a miss; an uncached route never hits."""
+    gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+cache: {{max_bytes: 1048576}}
+pools:
+{pool_yaml("stable", [replicas[0].port])}
+routes:
+  - name: nocache
+    match: {{headers: {{x-nocache: "1"}}}}
+    pool: stable
+  - name: linear
+    pool: stable
+    cache: true
+""")
+    try:
+        def count():
+            return replicas[0].stats("linear")["inference_count"]
+        c0 = count()
+        s1, h1, b1 = gw.infer()
+        s2, h2, b2 = gw.infer()
+        check("cache: first is a miss, second a hit with the same body",
+              s1 == s2 == 200 and "x-infergate-cache" not in h1 and h2.get("x-infergate-cache") == "hit" and b1 == b2,
+              (h1, h2, b1[:100], b2[:100]))
+        check("cache: the hit did not reach the replica", count() - c0 == 1, count() - c0)
+        s3, h3, _ = gw.infer({"Cache-Control": "no-cache"})
+        check("cache: no-cache goes upstream", s3 == 200 and "x-infergate-cache" not in h3 and count() - c0 == 2)
+        other = json.dumps({"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32",
+                                        "data": [4, 3, 2, 1]}]}).encode()
+        s4, h4, _ = gw.request("POST", "/v2/models/linear/infer", other, {"Content-Type": "application/json"})
+        check("cache: another body is a miss", s4 == 200 and "x-infergate-cache" not in h4 and count() - c0 == 3)
+        s5, h5, _ = gw.infer({"x-nocache": "1"})
+        check("cache: a route without cache never hits", s5 == 200 and "x-infergate-cache" not in h5)
+        m = gw.metrics()
+        check("cache: counters", "infergate_gateway_cache_hits_total 1" in m, m[-600:])
+    finally:
+        gw.stop()
+
+
 def b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -795,6 +835,7 @@ def main():
             for name, fn, args in (("check", test_check_cli, ()), ("proxy", test_proxy, (replicas,)),
                                    ("kill", test_kill_replica, (repo,)), ("canary", test_canary, (replicas,)),
                                    ("shadow", test_shadow, (replicas,)),
+                                   ("cache", test_cache, (replicas,)),
                                    ("auth", test_auth, (replicas,)), ("rate", test_rate_limit, (replicas,)),
                                    ("reload", test_reload, (replicas,)), ("slowloris", test_slowloris, (replicas,)),
                                    ("tls", test_tls, (replicas,)), ("grpc", test_grpc, (repo, replicas))):
