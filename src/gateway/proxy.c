@@ -135,6 +135,11 @@ struct gw_upstream {
     socklen_t addrlen;
     gw_client *client; /* NULL while idle */
     bool connecting, reused, got_bytes, paused;
+    /* The pool whose connection limit this connection counts against (with a reference on its
+     * snapshot, so a reload cannot free the pool under it), and whose pending limit while connecting. */
+    ig_gw_config *charged_cfg;
+    ig_gw_pool *charged_pool;
+    bool pending;
     size_t head_off, body_off;
     gw_bytes in;
     ig_http1_msg resp;
@@ -865,8 +870,20 @@ static void upstream_release_mem(ig_gw_watch *w)
     free(u);
 }
 
+static void upstream_uncharge(gw_upstream *u)
+{
+    if (!u->charged_pool) return;
+    if (u->pending) ig_gw_pool_release_pending(u->charged_pool);
+    ig_gw_pool_release_connection(u->charged_pool);
+    ig_gw_config_release(u->charged_cfg);
+    u->charged_pool = NULL;
+    u->charged_cfg = NULL;
+    u->pending = false;
+}
+
 static void upstream_close(gw_upstream *u)
 {
+    upstream_uncharge(u);
     if (!u->client)
         idle_remove(u);
     else if (u->client->up == u)
@@ -920,7 +937,9 @@ static void capture_body(void *ctx, const char *at, size_t len)
         rq->capture_overflow = true;
 }
 
-static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, socklen_t len)
+/* A keep-alive connection to sa, or a new one. NULL with *overflow set when the pool's connection
+ * or pending limit refused a new one. */
+static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, socklen_t len, bool *overflow)
 {
     ig_gw_worker *wk = c->wk;
     idle_bucket *b = bucket_for(wk, sa, len, false);
@@ -932,13 +951,28 @@ static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, sockle
         u->idle_next = NULL;
         u->reused = true;
     } else {
-        u = calloc(1, sizeof *u);
-        if (!u) return NULL;
-        int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-        if (fd < 0) {
-            free(u);
+        /* Circuit breakers: connections and connections still being opened, per pool. */
+        ig_gw_pool *pool = c->rq.pool;
+        if (!ig_gw_pool_acquire_connection(pool)) {
+            *overflow = true;
             return NULL;
         }
+        if (!ig_gw_pool_acquire_pending(pool)) {
+            ig_gw_pool_release_connection(pool);
+            *overflow = true;
+            return NULL;
+        }
+        u = calloc(1, sizeof *u);
+        int fd = u ? socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
+        if (fd < 0) {
+            free(u);
+            ig_gw_pool_release_pending(pool);
+            ig_gw_pool_release_connection(pool);
+            return NULL;
+        }
+        u->charged_pool = pool;
+        u->charged_cfg = ig_gw_config_ref(c->rq.cfg);
+        u->pending = true;
         set_nonblocking_socket_opts(fd);
         u->wk = wk;
         u->w.fd = fd;
@@ -946,16 +980,17 @@ static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, sockle
         memcpy(&u->addr, sa, len);
         u->addrlen = len;
         int rc = connect(fd, sa, len);
-        if (rc < 0 && errno != EINPROGRESS) {
+        if ((rc < 0 && errno != EINPROGRESS) ||
+            ig_gw_loop_add(wk->loop, &u->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP)) {
+            upstream_uncharge(u);
             close(fd);
             free(u);
             return NULL;
         }
         u->connecting = rc < 0;
-        if (ig_gw_loop_add(wk->loop, &u->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP)) {
-            close(fd);
-            free(u);
-            return NULL;
+        if (!u->connecting) {
+            ig_gw_pool_release_pending(pool);
+            u->pending = false;
         }
     }
     u->client = c;
@@ -999,7 +1034,13 @@ static void try_upstream(gw_client *c)
     snprintf(rq->prev_addr, sizeof rq->prev_addr, "%s", ig_gw_endpoint_address(rq->ep));
     socklen_t len;
     const struct sockaddr *sa = ig_gw_endpoint_sockaddr(rq->ep, &len);
-    gw_upstream *u = upstream_get(c, sa, len);
+    bool overflow = false;
+    gw_upstream *u = upstream_get(c, sa, len, &overflow);
+    if (!u && overflow) {
+        client_error(c, 503, "upstream pool is at its connection limit", "x-infergate-overloaded: true\r\n",
+                     !c->req.done);
+        return request_local_end(c);
+    }
     if (!u) {
         ig_gw_pool_record(rq->pool, rq->ep, 0, (int64_t)now);
         client_error(c, 502, "cannot open a connection to the upstream", NULL, !c->req.done);
@@ -1309,6 +1350,10 @@ static void upstream_on_io(ig_gw_watch *w, uint32_t events)
         }
         if (!(events & EPOLLOUT)) return;
         u->connecting = false;
+        if (u->pending) {
+            ig_gw_pool_release_pending(u->charged_pool);
+            u->pending = false;
+        }
         u->w.deadline_ns = 0;
     }
     if (events & EPOLLOUT) {
@@ -1686,6 +1731,7 @@ void ig_gw_worker_free(ig_gw_worker *wk)
         nb = b->next;
         for (gw_upstream *u = b->head, *nu; u; u = nu) {
             nu = u->idle_next;
+            upstream_uncharge(u);
             close(u->w.fd);
             bytes_free(&u->in);
             free(u);

@@ -246,6 +246,65 @@ class Failing(BaseHTTPRequestHandler):
         pass
 
 
+class Slow(BaseHTTPRequestHandler):
+    """An upstream that takes 300 ms per request, to hold requests in flight."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        time.sleep(0.3)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *a):
+        pass
+
+
+def test_breaker(tmp):
+    """Circuit breakers: requests over max_requests, and new connections over max_connections, get
+    503 with x-infergate-overloaded at once; the rest are served."""
+    slow = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    slow.protocol_version = "HTTP/1.1"
+    threading.Thread(target=slow.serve_forever, daemon=True).start()
+    port = slow.server_address[1]
+    gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+workers: 1
+pools:
+  - name: req
+    endpoints: ["127.0.0.1:{port}"]
+    circuit_breaker: {{max_requests: 2}}
+  - name: conn
+    endpoints: ["127.0.0.1:{port}"]
+    circuit_breaker: {{max_connections: 3}}
+routes:
+  - {{name: req, match: {{headers: {{x-pool: req}}}}, pool: req}}
+  - {{name: conn, pool: conn}}
+""")
+    try:
+        for pool, limit in (("req", 2), ("conn", 3)):
+            res = []
+            def one():
+                res.append(gw.infer({"x-pool": pool}))
+            ts = [threading.Thread(target=one) for _ in range(6)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            ok = sum(1 for r in res if r[0] == 200)
+            over = [r for r in res if r[0] == 503]
+            check(f"breaker {pool}: {limit} served, the rest refused", ok == limit and len(over) == 6 - limit,
+                  [r[0] for r in res])
+            check(f"breaker {pool}: refusals say overloaded", all(r[1].get("x-infergate-overloaded") == "true" for r in over),
+                  [r[1] for r in over][:1])
+        m = gw.metrics()
+        check("breaker: overflows counted", 'infergate_gateway_pool_overflows_total{pool="req"} 4' in m, m[-900:])
+    finally:
+        gw.stop()
+        slow.shutdown()
+
+
 def test_canary(tmp, replicas):
     bad = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
     bad.protocol_version = "HTTP/1.1"
@@ -833,7 +892,7 @@ def main():
         replicas = [Server(BIN, repo, "--grpc-port", "-1") for _ in range(2)]
         try:
             for name, fn, args in (("check", test_check_cli, ()), ("proxy", test_proxy, (replicas,)),
-                                   ("kill", test_kill_replica, (repo,)), ("canary", test_canary, (replicas,)),
+                                   ("kill", test_kill_replica, (repo,)), ("breaker", test_breaker, ()), ("canary", test_canary, (replicas,)),
                                    ("shadow", test_shadow, (replicas,)),
                                    ("cache", test_cache, (replicas,)),
                                    ("auth", test_auth, (replicas,)), ("rate", test_rate_limit, (replicas,)),
