@@ -12,6 +12,7 @@ static void config_free(ig_gw_config *g)
     if (!g) return;
     for (size_t i = 0; i < g->n_pools; i++) ig_gw_pool_free(g->pools[i]);
     free(g->pools);
+    free(g->pool_stats);
     ig_ratelimit_free(g->rate_limit);
     ig_auth_free(g->auth);
     ig_gw_tls_free(g->tls);
@@ -32,11 +33,14 @@ static bool load_pools(ig_gw_config *g, const ig_conf_node *root, ig_error *err)
     if (!pools) return false;
     if (pools->count == 0) return ig_conf_fail(g->conf, pools, err, "pools: at least one pool is needed");
     g->pools = calloc(pools->count, sizeof *g->pools);
-    if (!g->pools) return ig_conf_fail(g->conf, pools, err, "out of memory");
+    g->pool_stats = calloc(pools->count, sizeof *g->pool_stats);
+    if (!g->pools || !g->pool_stats) return ig_conf_fail(g->conf, pools, err, "out of memory");
     for (const ig_conf_node *p = pools->child; p; p = p->next) {
         ig_gw_pool *pool = ig_gw_pool_from_conf(g->conf, p, err);
         if (!pool) return false;
+        g->pool_stats[g->n_pools] = ig_gw_stats_get(IG_GW_STATS_POOL, ig_gw_pool_name(pool));
         g->pools[g->n_pools++] = pool;
+        if (!g->pool_stats[g->n_pools - 1]) return ig_conf_fail(g->conf, p, err, "out of memory");
         for (size_t i = 0; i + 1 < g->n_pools; i++)
             if (!strcmp(ig_gw_pool_name(g->pools[i]), ig_gw_pool_name(pool)))
                 return ig_conf_fail(g->conf, p, err, "duplicate pool name '%s'", ig_gw_pool_name(pool));
@@ -70,7 +74,7 @@ static bool load_route(ig_gw_config *g, const ig_conf_node *r, const char *const
     }
     if (!ig_conf_no_unknown(g->conf, r, err)) goto fail;
     g->n_routes++;
-    route->stats = ig_gw_route_stats_get(route->name);
+    route->stats = ig_gw_stats_get(IG_GW_STATS_ROUTE, route->name);
     if (!route->stats) return ig_conf_fail(g->conf, r, err, "out of memory");
     return true;
 fail:

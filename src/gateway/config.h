@@ -31,6 +31,7 @@ typedef struct ig_gw_config {
     int64_t cache_max_bytes; /* cache.max_bytes; 0 = no cache (read at start only) */
     const char *access_log;  /* path, "-" for stdout, NULL for none */
     ig_gw_pool **pools;
+    ig_gw_route_stats **pool_stats; /* parallel to pools; shared across reloads by pool name */
     size_t n_pools;
     ig_gw_route *routes;
     size_t n_routes;

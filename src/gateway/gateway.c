@@ -135,6 +135,16 @@ static void expose_pools(void *ctx, ig_buf *b)
                           (double)ig_rollout_decisions(c->routes[i].rollout, k));
         }
     }
+    ig_prom_family(b, "infergate_gateway_canary_weight_percent", "gauge",
+                   "The canary's current traffic share.");
+    for (size_t i = 0; i < c->n_routes; i++) {
+        int w = c->routes[i].rollout ? ig_rollout_canary_weight(c->routes[i].rollout) : -1;
+        if (w < 0) continue;
+        char route[200], labels[220];
+        ig_prom_escape(c->routes[i].name, route, sizeof route);
+        snprintf(labels, sizeof labels, "route=\"%s\"", route);
+        ig_prom_value(b, "infergate_gateway_canary_weight_percent", labels, w);
+    }
     ig_gw_config_release(c);
 }
 

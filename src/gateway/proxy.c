@@ -464,6 +464,17 @@ static void request_end(gw_client *c)
                                   1, memory_order_relaxed);
         ig_histogram_observe(&s->latency_us, (double)(ig_gw_loop_now(c->wk->loop) - rq->start_ns) / 1000.0);
     }
+    if (rq->tries) {
+        /* The last try's outcome for its pool (earlier tries count as its retries). */
+        ig_gw_route_stats *p = rq->cfg->pool_stats[rq->pool_index];
+        int cls = rq->status / 100;
+        atomic_fetch_add_explicit(cls == 2   ? &p->responses_2xx
+                                  : cls == 4 ? &p->responses_4xx
+                                             : &p->responses_5xx,
+                                  1, memory_order_relaxed);
+        ig_histogram_observe(&p->latency_us,
+                             (double)(ig_gw_loop_now(c->wk->loop) - rq->try_start_ns) / 1000.0);
+    }
     log_access(c);
     release_endpoint(rq);
     if (rq->holds_request) ig_gw_pool_release_request(rq->pool);
@@ -1026,6 +1037,8 @@ static void try_upstream(gw_client *c)
     uint64_t now = ig_gw_loop_now(c->wk->loop);
     rq->tries++;
     rq->try_start_ns = now;
+    ig_gw_route_stats *ps = rq->cfg->pool_stats[rq->pool_index];
+    atomic_fetch_add_explicit(rq->tries > 1 ? &ps->retries : &ps->requests, 1, memory_order_relaxed);
     rq->ep = ig_gw_pool_pick(rq->pool, hash_key(c), next_rand(c->wk), rq->prev_ep, (int64_t)now);
     if (!rq->ep) {
         client_error(c, 503, "no upstream endpoint is available", NULL, !c->req.done);
@@ -1619,7 +1632,7 @@ static void handle_admin(gw_client *c)
     bool get = c->req.parser.method == HTTP_GET;
     if (get && !strcmp(path, "/metrics")) {
         ig_buf b = {0};
-        ig_gw_route_stats_expose(&b);
+        ig_gw_stats_expose(&b);
         if (c->wk->sh->expose) c->wk->sh->expose(c->wk->sh->expose_ctx, &b);
         if (b.oom)
             client_error(c, 503, "out of memory", NULL, false);

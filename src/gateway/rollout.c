@@ -481,3 +481,8 @@ char *ig_rollout_status_json(const ig_rollout *rc)
     cJSON_Delete(o);
     return s;
 }
+
+int ig_rollout_canary_weight(const ig_rollout *r)
+{
+    return r->canary ? ig_canary_weight(r->canary) : -1;
+}

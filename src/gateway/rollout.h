@@ -60,6 +60,8 @@ int ig_rollout_rollback(ig_rollout *r, const char *actor, int64_t now_ns);
 
 /* Decisions taken so far, by ig_canary_kind (for metrics). */
 uint64_t ig_rollout_decisions(const ig_rollout *r, int kind);
+/* The canary's current share in percent, or -1 when the route has no canary. */
+int ig_rollout_canary_weight(const ig_rollout *r);
 /* Split, pins, sticky, shadow, canary state/weight/step/window and recent decisions. malloc'ed. */
 char *ig_rollout_status_json(const ig_rollout *r);
 

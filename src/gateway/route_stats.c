@@ -1,4 +1,5 @@
-/* The process-wide table of per-route stats (see route_stats.h). Routes are few; a list will do. */
+/* The process-wide table of per-route and per-pool stats (see route_stats.h). They are few; a list
+ * will do. */
 #include "gateway/route_stats.h"
 
 #include <pthread.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 
 typedef struct entry {
+    ig_gw_stats_kind kind;
     char *name;
     ig_gw_route_stats stats;
     struct entry *next;
@@ -16,16 +18,17 @@ typedef struct entry {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static entry *head;
 
-ig_gw_route_stats *ig_gw_route_stats_get(const char *name)
+ig_gw_route_stats *ig_gw_stats_get(ig_gw_stats_kind kind, const char *name)
 {
     pthread_mutex_lock(&lock);
     entry *e = head;
-    while (e && strcmp(e->name, name)) e = e->next;
+    while (e && (e->kind != kind || strcmp(e->name, name))) e = e->next;
     if (!e && (e = calloc(1, sizeof *e))) {
         if (!(e->name = strdup(name))) {
             free(e);
             e = NULL;
         } else {
+            e->kind = kind;
             ig_histogram_init_latency_us(&e->stats.latency_us);
             e->next = head;
             head = e;
@@ -35,64 +38,70 @@ ig_gw_route_stats *ig_gw_route_stats_get(const char *name)
     return e ? &e->stats : NULL;
 }
 
-void ig_gw_route_stats_expose(ig_buf *b)
+/* One counter of every entry of a kind, with an extra label (or none). */
+typedef struct {
+    const char *suffix, *type, *help, *extra_label;
+    size_t off;
+    bool routes_only;
+} family;
+
+#define F(suffix, type, help, extra, field, routes_only)                                                     \
+    {                                                                                                        \
+        suffix, type, help, extra, offsetof(ig_gw_route_stats, field), routes_only                           \
+    }
+
+static const family families[] = {
+    F("requests_total", "counter", "Requests matched.", NULL, requests, false),
+    F("responses_total", "counter", "Responses sent, by status class.", "code=\"2xx\"", responses_2xx, false),
+    F("responses_total", "counter", NULL, "code=\"4xx\"", responses_4xx, false),
+    F("responses_total", "counter", NULL, "code=\"5xx\"", responses_5xx, false),
+    F("retries_total", "counter", "Tries after the first.", NULL, retries, false),
+    F("shadow_comparisons_total", "counter",
+      "Shadow responses compared with the primary's: same, differ, or error (not comparable).",
+      "result=\"same\"", shadow_same, true),
+    F("shadow_comparisons_total", "counter", NULL, "result=\"differ\"", shadow_differ, true),
+    F("shadow_comparisons_total", "counter", NULL, "result=\"error\"", shadow_error, true),
+};
+
+static void labels_of(const entry *e, const char *extra, char *out, size_t cap)
 {
-    static const struct {
-        const char *metric, *code;
-        size_t off;
-    } counters[] = {
-        {"infergate_gateway_responses_total", "2xx", offsetof(ig_gw_route_stats, responses_2xx)},
-        {"infergate_gateway_responses_total", "4xx", offsetof(ig_gw_route_stats, responses_4xx)},
-        {"infergate_gateway_responses_total", "5xx", offsetof(ig_gw_route_stats, responses_5xx)},
-    };
+    char esc[256];
+    ig_prom_escape(e->name, esc, sizeof esc);
+    snprintf(out, cap, "%s=\"%s\"%s%s", e->kind == IG_GW_STATS_ROUTE ? "route" : "pool", esc,
+             extra ? "," : "", extra ? extra : "");
+}
+
+static void expose_kind(ig_buf *b, ig_gw_stats_kind kind)
+{
+    const char *prefix = kind == IG_GW_STATS_ROUTE ? "infergate_gateway_" : "infergate_gateway_upstream_";
+    char name[128], labels[400];
+    for (size_t f = 0; f < sizeof families / sizeof families[0]; f++) {
+        if (families[f].routes_only && kind != IG_GW_STATS_ROUTE) continue;
+        snprintf(name, sizeof name, "%s%s", prefix, families[f].suffix);
+        if (families[f].help) ig_prom_family(b, name, families[f].type, families[f].help);
+        for (entry *e = head; e; e = e->next) {
+            if (e->kind != kind) continue;
+            labels_of(e, families[f].extra_label, labels, sizeof labels);
+            const atomic_uint_fast64_t *v = (const void *)((const char *)&e->stats + families[f].off);
+            ig_prom_value(b, name, labels, (double)atomic_load(v));
+        }
+    }
+    snprintf(name, sizeof name, "%srequest_duration_us", prefix);
+    ig_prom_family(b, name, "histogram",
+                   kind == IG_GW_STATS_ROUTE
+                       ? "From the request head to the last response byte, microseconds."
+                       : "From the try's start to its response's last byte, microseconds.");
+    for (entry *e = head; e; e = e->next) {
+        if (e->kind != kind) continue;
+        labels_of(e, NULL, labels, sizeof labels);
+        ig_prom_histogram(b, name, labels, &e->stats.latency_us);
+    }
+}
+
+void ig_gw_stats_expose(ig_buf *b)
+{
     pthread_mutex_lock(&lock);
-    ig_prom_family(b, "infergate_gateway_requests_total", "counter", "Requests matched to the route.");
-    for (entry *e = head; e; e = e->next) {
-        char labels[300], esc[256];
-        ig_prom_escape(e->name, esc, sizeof esc);
-        snprintf(labels, sizeof labels, "route=\"%s\"", esc);
-        ig_prom_value(b, "infergate_gateway_requests_total", labels, (double)atomic_load(&e->stats.requests));
-    }
-    ig_prom_family(b, "infergate_gateway_responses_total", "counter", "Responses sent, by status class.");
-    for (entry *e = head; e; e = e->next)
-        for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
-            char labels[320], esc[256];
-            ig_prom_escape(e->name, esc, sizeof esc);
-            snprintf(labels, sizeof labels, "route=\"%s\",code=\"%s\"", esc, counters[i].code);
-            const atomic_uint_fast64_t *v = (const void *)((const char *)&e->stats + counters[i].off);
-            ig_prom_value(b, counters[i].metric, labels, (double)atomic_load(v));
-        }
-    ig_prom_family(b, "infergate_gateway_retries_total", "counter", "Tries after the first.");
-    for (entry *e = head; e; e = e->next) {
-        char labels[300], esc[256];
-        ig_prom_escape(e->name, esc, sizeof esc);
-        snprintf(labels, sizeof labels, "route=\"%s\"", esc);
-        ig_prom_value(b, "infergate_gateway_retries_total", labels, (double)atomic_load(&e->stats.retries));
-    }
-    ig_prom_family(b, "infergate_gateway_shadow_comparisons_total", "counter",
-                   "Shadow responses compared with the primary's: same, differ, or error (not comparable).");
-    for (entry *e = head; e; e = e->next) {
-        const struct {
-            const char *name;
-            atomic_uint_fast64_t *v;
-        } res[] = {{"same", &e->stats.shadow_same},
-                   {"differ", &e->stats.shadow_differ},
-                   {"error", &e->stats.shadow_error}};
-        for (size_t i = 0; i < 3; i++) {
-            char labels[320], esc[256];
-            ig_prom_escape(e->name, esc, sizeof esc);
-            snprintf(labels, sizeof labels, "route=\"%s\",result=\"%s\"", esc, res[i].name);
-            ig_prom_value(b, "infergate_gateway_shadow_comparisons_total", labels,
-                          (double)atomic_load(res[i].v));
-        }
-    }
-    ig_prom_family(b, "infergate_gateway_request_duration_us", "histogram",
-                   "Time from the request head to the last response byte queued, microseconds.");
-    for (entry *e = head; e; e = e->next) {
-        char labels[300], esc[256];
-        ig_prom_escape(e->name, esc, sizeof esc);
-        snprintf(labels, sizeof labels, "route=\"%s\"", esc);
-        ig_prom_histogram(b, "infergate_gateway_request_duration_us", labels, &e->stats.latency_us);
-    }
+    expose_kind(b, IG_GW_STATS_ROUTE);
+    expose_kind(b, IG_GW_STATS_POOL);
     pthread_mutex_unlock(&lock);
 }

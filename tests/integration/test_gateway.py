@@ -174,6 +174,8 @@ routes:
         m = gw.metrics()
         check("proxy: route metrics", 'infergate_gateway_requests_total{route="linear"}' in m, m[:500])
         check("proxy: endpoint metrics", "infergate_gateway_endpoint_picks_total" in m, m[:500])
+        check("proxy: upstream pool metrics", 'infergate_gateway_upstream_requests_total{pool="stable"}' in m
+              and 'infergate_gateway_upstream_request_duration_us_count{pool="stable"}' in m, m[:800])
         with open(f"{tmp}/access.log") as f:
             lines = [json.loads(x) for x in f.read().splitlines()]
         check("proxy: JSON access log", any(x["request_id"] == "abc-123" and x["status"] == 200 for x in lines), lines[:2])
@@ -336,6 +338,8 @@ routes:
         m = gw.metrics()
         check("canary: decision counted", 'infergate_gateway_canary_decisions_total{route="linear",decision="rollback"} 1' in m, m[-800:])
         check("canary: decision logged", "rollback" in gw.output(), gw.output())
+        check("canary: weight gauge at 0 after the rollback",
+              'infergate_gateway_canary_weight_percent{route="linear"} 0' in m, m[-800:])
     finally:
         gw.stop()
         bad.shutdown()
