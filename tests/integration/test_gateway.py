@@ -531,6 +531,73 @@ routes:
         gw.stop()
 
 
+def test_shared_limits(tmp, replicas):
+    """Two gateway replicas share one key's limit through a real redis-server: together they allow the
+    budget once, not twice."""
+    rport = free_ports(1)[0]
+    redis = subprocess.Popen(["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    gws = []
+    try:
+        for _ in range(50):
+            try:
+                socket.create_connection(("127.0.0.1", rport), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        conf = f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+rate_limits:
+  backend: redis
+  redis: {{address: "127.0.0.1:{rport}", on_error: deny}}
+  rules:
+    - {{name: shared, per: global, rate: 20/m, burst: 20}}
+pools:
+{pool_yaml("stable", [replicas[0].port])}
+routes:
+  - pool: stable
+"""
+        for i in range(2):
+            d = os.path.join(tmp, str(i))
+            os.makedirs(d)
+            gws.append(Gateway(d, conf))
+        statuses = [gws[i % 2].infer()[0] for i in range(40)]
+        check("redis: two replicas share one budget of 20", statuses.count(200) == 20 and statuses.count(429) == 20,
+              statuses)
+        check("redis: both replicas served part of it", 200 in statuses[0::2] and 200 in statuses[1::2], statuses)
+        redis.kill()
+        redis.wait()
+        st, h, _ = gws[0].infer()
+        check("redis: with redis gone, on_error: deny refuses with Retry-After", st == 429 and "retry-after" in h, (st, h))
+    finally:
+        for g in gws:
+            g.stop()
+        if redis.poll() is None:
+            redis.kill()
+            redis.wait()
+
+
+def test_dns_pool(tmp, replicas):
+    """A pool named by DNS (as a Kubernetes headless service): every address the name resolves to is
+    an endpoint, re-resolved periodically."""
+    gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+pools:
+  - name: headless
+    dns: "localhost:{replicas[0].port}"
+    resolve: 1s
+routes:
+  - pool: headless
+""")
+    try:
+        check("dns: requests reach the resolved endpoint", gw.infer()[0] == 200)
+        m = gw.metrics()
+        check("dns: the endpoint is listed", f'endpoint="127.0.0.1:{replicas[0].port}"' in m or
+              f'endpoint="[::1]:{replicas[0].port}"' in m, m[-1200:])
+    finally:
+        gw.stop()
+
+
 def test_reload(tmp, replicas):
     """R5: reloads under load (valid ones applied, an invalid one refused) with zero failed requests."""
     base = f"""listen: 127.0.0.1:@PORT@
@@ -900,6 +967,7 @@ def main():
                                    ("shadow", test_shadow, (replicas,)),
                                    ("cache", test_cache, (replicas,)),
                                    ("auth", test_auth, (replicas,)), ("rate", test_rate_limit, (replicas,)),
+                                   ("redis", test_shared_limits, (replicas,)), ("dns", test_dns_pool, (replicas,)),
                                    ("reload", test_reload, (replicas,)), ("slowloris", test_slowloris, (replicas,)),
                                    ("tls", test_tls, (replicas,)), ("grpc", test_grpc, (repo, replicas))):
                 d = os.path.join(tmp, name)
