@@ -22,6 +22,9 @@ for src in "$root"/fuzz/fuzz_*.c; do
         # Seeds: flag byte (bit 0 = request, bit 1 = response to HEAD), piece size, then the message.
         printf '\001\020POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' >"$corpus/seed_req"
         printf '\000\007HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhelloHTTP/1.1 204 No Content\r\n\r\n' >"$corpus/seed_resp"
+    elif [ "$name" = fuzz_gateway_config ]; then
+        cp "$root/examples/gateway/gateway.yaml" "$corpus/seed_example.yaml"
+        printf 'pools:\n  - name: a\n    endpoints: ["127.0.0.1:1"]\n  - name: b\n    endpoints: [{address: "127.0.0.1:2", weight: 2}]\n    lb: maglev\nroutes:\n  - name: r\n    split: [{pool: a, weight: 90}, {pool: b, weight: 10}]\n    canary: {baseline: a, canary: b, steps: [5, 50]}\n    shadow: {pool: b, percent: 10}\nrate_limits:\n  rules: [{name: k, per: key, rate: 10/s}]\nauth:\n  api_keys: [{name: t, hash: "sha256$00112233445566778899aabbccddeeff$0000000000000000000000000000000000000000000000000000000000000000"}]\n' >"$corpus/seed_full.yaml"
     elif [ "$name" = fuzz_npy ]; then
         cp "$root"/examples/inputs/*.npy "$corpus/"
     elif [ -d "$testdata" ]; then
