@@ -156,7 +156,8 @@ void ig_access_ip_string(const struct sockaddr *addr, char *out, size_t len)
     out[0] = 0;
     if (!addr) return;
     if (addr->sa_family == AF_INET) {
-        if (!inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr)->sin_addr, out, (socklen_t)len))
+        if (!inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)addr)->sin_addr, out,
+                       (socklen_t)len))
             out[0] = 0;
     } else if (addr->sa_family == AF_INET6) {
         const struct in6_addr *a6 = &((const struct sockaddr_in6 *)(const void *)addr)->sin6_addr;
@@ -253,7 +254,8 @@ void ig_access_check(ig_access *a, const ig_access_request *rq, int64_t now_ns, 
                               .n_cert_sans = rq->n_cert_sans,
                               .now_s = now_s};
         ig_auth_identity id;
-        ig_auth_result r = ig_auth_check(p->auth, &ar, rq->model, rq->need_admin, &id, out->why, sizeof(out->why));
+        ig_auth_result r =
+            ig_auth_check(p->auth, &ar, rq->model, rq->need_admin, &id, out->why, sizeof(out->why));
         if (r != IG_AUTH_ALLOW) {
             out->code = (int)r;
             atomic_fetch_add(r == IG_AUTH_UNAUTHENTICATED ? &a->denied_401 : &a->denied_403, 1);

@@ -46,8 +46,8 @@ typedef struct {
 } ig_access_request;
 
 typedef struct {
-    int code;        /* 0 allowed, 401, 403 or 429 */
-    char why[160];   /* reason for the body / status message when denied */
+    int code;            /* 0 allowed, 401, 403 or 429 */
+    char why[160];       /* reason for the body / status message when denied */
     char principal[128]; /* the rate-limit key used: authenticated principal, else the client IP */
     bool admin;
     /* Rate-limit response headers ("Name: value\r\n" lines; Retry-After when denied), or "". */
