@@ -13,6 +13,7 @@
 #include "cli/cli.h"
 #include "net/grpc_server.h"
 #include "net/rest_api.h"
+#include "policy/access.h"
 #include "policy/cache.h"
 
 // clang-format off
@@ -25,7 +26,11 @@ static const char usage[] =
     "    [--grpc-max-message-bytes 67108864] [--grpc-thread-count 2]   (--grpc-port -1: no gRPC)\n"
     "    [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]   (TLS >= 1.2 on the REST and gRPC ports;\n"
     "     with --tls-client-ca clients need a certificate signed by it; SIGHUP rereads the three files;\n"
-    "     the metrics port stays plain HTTP)\n";
+    "     the metrics port stays plain HTTP)\n"
+    "    [--policy-config FILE]   (YAML with the gateway's `auth:` and `rate_limits:` sections: API keys,\n"
+    "     JWT, CIDR and mTLS rules, GCRA limits; checked on REST and gRPC before bodies are decoded, health\n"
+    "     and metrics stay open; SIGHUP rereads it, keeping the old policy when the new file is invalid)\n"
+    "  --policy-config with --cache-size-bytes makes one process a complete secured endpoint.\n";
 // clang-format on
 
 static bool json_log;
@@ -74,6 +79,15 @@ static void log_model(const ig_mm_row *rows, int n, void *ctx)
             rows[i].reason ? rows[i].reason : "");
 }
 
+/* The gRPC server, for the REST queue-depth header (set once before any request arrives). */
+static ig_grpc_server *grpc_for_depth;
+
+static long grpc_in_flight(void *ctx)
+{
+    (void)ctx;
+    return grpc_for_depth ? ig_grpc_server_in_flight(grpc_for_depth) : 0;
+}
+
 /* Requests accepted on either protocol and not yet answered. */
 static long in_flight(ig_rest *rest, ig_grpc_server *grpc)
 {
@@ -83,8 +97,9 @@ static long in_flight(ig_rest *rest, ig_grpc_server *grpc)
 int ig_cli_serve(int argc, char **argv)
 {
     const char *repo = NULL, *address = NULL, *control = "none", *tls_cert = NULL, *tls_key = NULL,
-               *tls_ca = NULL;
+               *tls_ca = NULL, *policy_path = NULL;
     ig_tls_store *tls = NULL;
+    ig_access *access = NULL;
     long http_port = 8000, metrics_port = 8002, grpc_port = 8001, grpc_threads = 2, grpc_max_msg = 64l << 20,
          poll_secs = 15, exit_timeout = 30, io_threads = 2, threads = 0;
     long long cache_bytes = 0, max_body = 64ll << 20;
@@ -128,6 +143,8 @@ int ig_cli_serve(int argc, char **argv)
             tls_cert = v;
         } else if (!strcmp(a, "--tls-key") && has) {
             tls_key = v;
+        } else if (!strcmp(a, "--policy-config") && has) {
+            policy_path = v;
         } else if (!strcmp(a, "--tls-client-ca") && has) {
             tls_ca = v;
         } else if (!strcmp(a, "--load-model") && has) {
@@ -168,6 +185,17 @@ int ig_cli_serve(int argc, char **argv)
         goto done;
     }
     status = 1;
+    if (policy_path) {
+        ig_error perr = {0};
+        if (!(access = ig_access_create())) {
+            ig_cli_fail("serve", 1, "out of memory");
+            goto done;
+        }
+        if (ig_access_load(access, policy_path, &perr)) {
+            ig_cli_fail("serve", 1, "%s", perr.msg);
+            goto done;
+        }
+    }
     if (tls_cert) {
         ig_error terr = {0};
         if (ig_tls_store_create(tls_cert, tls_key, tls_ca, &tls, &terr)) {
@@ -181,7 +209,8 @@ int ig_cli_serve(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
-    if (tls) sigaddset(&sigs, SIGHUP); /* reloads the TLS files; without TLS, SIGHUP keeps its default */
+    /* SIGHUP rereads the TLS files and the policy file; without either it keeps its default. */
+    if (tls || access) sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -209,7 +238,9 @@ int ig_cli_serve(int argc, char **argv)
     }
     ig_rest_options ro = {.strict_readiness = strict,
                           .explicit_control = mo.mode == IG_CONTROL_EXPLICIT,
-                          .access_log = json_log ? stdout : NULL};
+                          .access_log = json_log ? stdout : NULL,
+                          .access = access,
+                          .other_in_flight = grpc_in_flight};
     if (!(rest = ig_rest_create(&sv, &ro))) {
         ig_cli_fail("serve", 1, "out of memory");
         goto stop;
@@ -234,7 +265,8 @@ int ig_cli_serve(int argc, char **argv)
                           .max_message_bytes = (size_t)grpc_max_msg,
                           .strict_readiness = strict,
                           .explicit_control = mo.mode == IG_CONTROL_EXPLICIT,
-                          .tls = tls};
+                          .tls = tls,
+                          .access = access};
     if (grpc_port >= 0 && ig_grpc_server_start(&sv, &go, &grpc, &err)) {
         ig_cli_fail("serve", 1, "%s", err.msg);
         goto stop;
@@ -243,6 +275,8 @@ int ig_cli_serve(int argc, char **argv)
         tls_cert ? (tls_ca ? " over HTTPS with client certificates" : " over HTTPS") : "",
         address ? address : "0.0.0.0", ig_http_server_port(http), address ? address : "0.0.0.0",
         ig_http_server_port(metrics));
+    grpc_for_depth = grpc;
+    if (access) say("access policy from %s on REST and gRPC", policy_path);
     if (grpc)
         say("serving gRPC%s on %s:%d", tls_cert ? " over TLS" : "", address ? address : "0.0.0.0",
             ig_grpc_server_port(grpc));
@@ -253,10 +287,16 @@ int ig_cli_serve(int argc, char **argv)
         if (sig != SIGHUP) break;
         /* New TLS connections get the reread files; open ones keep what they negotiated. */
         ig_error rerr = {0};
-        if (ig_tls_store_reload(tls, &rerr))
+        if (tls && ig_tls_store_reload(tls, &rerr))
             say("SIGHUP: TLS files not reloaded, keeping the current ones: %s", rerr.msg);
-        else
+        else if (tls)
             say("SIGHUP: TLS certificate and key reloaded");
+        /* The next checks use the new policy; rate-limit buckets of unchanged rules keep counting. */
+        ig_error perr = {0};
+        if (access && ig_access_load(access, policy_path, &perr))
+            say("SIGHUP: policy not reloaded, keeping the current one: %s", perr.msg);
+        else if (access)
+            say("SIGHUP: policy reloaded from %s", policy_path);
     }
     say("received %s: draining (up to %ld s)", sig == SIGTERM ? "SIGTERM" : "SIGINT", exit_timeout);
     ig_rest_set_draining(rest, true);
@@ -290,6 +330,7 @@ stop:
     ig_rest_free(rest);
     if (!status) say("stopped");
 done:
+    ig_access_free(access);
     ig_tls_store_free(tls);
     free(load);
     return status;

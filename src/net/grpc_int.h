@@ -9,8 +9,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "net/grpc_server.h"
+#include "policy/access.h"
 #include "protocol/oip_pb.h"
 
 enum {
@@ -78,6 +80,25 @@ typedef struct ig__grpc_call {
     uint64_t t0;
 } ig__grpc_call;
 
+/* What a call presents to the access policy, copied out of its metadata and TLS auth context. */
+typedef struct ig__grpc_creds {
+    char *authorization, *api_key, *cert_subject;
+    char *sans[16];
+    size_t n_sans;
+    struct sockaddr_storage peer;
+    bool has_peer;
+} ig__grpc_creds;
+
+/* Fills cr from call and its metadata (grpc_access.c); free with ig__grpc_creds_free. */
+void ig__grpc_creds_read(grpc_call *call, const grpc_metadata_array *md, ig__grpc_creds *cr);
+void ig__grpc_creds_free(ig__grpc_creds *cr);
+/* GRPC_STATUS_OK, or UNAUTHENTICATED / PERMISSION_DENIED / RESOURCE_EXHAUSTED with msg. */
+int ig__grpc_access_check(ig_grpc_server *g, const ig__grpc_creds *cr, const char *model, bool need_admin,
+                          char *msg, size_t len);
+/* The string field `field` of a top-level protobuf message, without decoding the rest ("" when absent).
+ * false when the wire bytes are malformed or the value does not fit. */
+bool ig__grpc_peek_string(const uint8_t *buf, size_t len, uint32_t field, char *out, size_t out_len);
+
 /* Serialises a message into a new byte buffer; NULL on OOM. */
 grpc_byte_buffer *ig__grpc_pack(const ProtobufCMessage *m);
 /* Reads a received message into one slice (decompressing); false when it cannot be read. */
@@ -87,7 +108,7 @@ void ig__grpc_finish(ig__grpc_call *c, int code, const char *msg, const Protobuf
 /* Runs a unary method's handler on a received request message (grpc_api.c). */
 void ig__grpc_handle(ig__grpc_call *c, const uint8_t *buf, size_t len);
 /* Takes over an accepted ModelStreamInfer call (grpc_stream.c). */
-void ig__grpc_stream_begin(ig_grpc_server *g, grpc_call *call);
+void ig__grpc_stream_begin(ig_grpc_server *g, grpc_call *call, const grpc_metadata_array *md);
 /* Handler guard: true when the serving layer may be used; pair with ig__grpc_leave. */
 bool ig__grpc_enter(ig_grpc_server *g);
 void ig__grpc_leave(ig_grpc_server *g);

@@ -129,6 +129,47 @@ void ig__grpc_finish(ig__grpc_call *c, int code, const char *msg, const Protobuf
 
 static void request_call(ig_grpc_server *g, int method);
 
+/* Auth and rate limits of a unary call before its message is decoded. false: answered already. Health
+ * (ServerLive, ServerReady, Health/Check) stays open for probes. */
+static bool call_allowed(ig__grpc_call *c, const uint8_t *buf, size_t len)
+{
+    ig_grpc_server *g = c->g;
+    if (!ig_access_enabled(g->opts.access)) return true;
+    bool admin = false, scoped = false;
+    switch (c->method) {
+    case IG__GRPC_SERVER_LIVE:
+    case IG__GRPC_SERVER_READY:
+    case IG__GRPC_HEALTH_CHECK:
+        return true;
+    case IG__GRPC_MODEL_READY:
+    case IG__GRPC_MODEL_METADATA:
+    case IG__GRPC_MODEL_CONFIG:
+    case IG__GRPC_MODEL_INFER:
+    case IG__GRPC_MODEL_STATISTICS: /* name is field 1 of each request; empty statistics = all models */
+        scoped = true;
+        break;
+    case IG__GRPC_REPOSITORY_LOAD:
+    case IG__GRPC_REPOSITORY_UNLOAD:
+        admin = true;
+        break;
+    default:
+        break;
+    }
+    char model[256] = "";
+    if (scoped && !ig__grpc_peek_string(buf, len, 1, model, sizeof(model))) {
+        ig__grpc_finish(c, GRPC_STATUS_INVALID_ARGUMENT, "malformed request message", NULL);
+        return false;
+    }
+    ig__grpc_creds cr;
+    ig__grpc_creds_read(c->call, &c->md, &cr);
+    char msg[160];
+    int code = ig__grpc_access_check(g, &cr, model, admin, msg, sizeof(msg));
+    ig__grpc_creds_free(&cr);
+    if (code == GRPC_STATUS_OK) return true;
+    ig__grpc_finish(c, code, msg, NULL);
+    return false;
+}
+
 static void on_requested(ig__grpc_tag *t, bool ok)
 {
     ig__grpc_call *c = IG__CONTAINER(t, ig__grpc_call, requested);
@@ -139,7 +180,7 @@ static void on_requested(ig__grpc_tag *t, bool ok)
     }
     request_call(g, c->method); /* keep one posted in its place */
     if (c->method == IG__GRPC_STREAM_INFER) {
-        ig__grpc_stream_begin(g, c->call);
+        ig__grpc_stream_begin(g, c->call, &c->md);
         c->call = NULL;
         call_free(c);
         return;
@@ -163,6 +204,10 @@ static void on_requested(ig__grpc_tag *t, bool ok)
     }
     grpc_byte_buffer_destroy(c->payload);
     c->payload = NULL;
+    if (!call_allowed(c, GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s))) {
+        grpc_slice_unref(s);
+        return;
+    }
     if (!(c->arena = ig_arena_create(16 * 1024))) {
         grpc_slice_unref(s);
         ig__grpc_finish(c, GRPC_STATUS_INTERNAL, "out of memory", NULL);

@@ -10,6 +10,7 @@
 
 #include "infergate/error.h"
 #include "net/tls.h"
+#include "policy/access.h"
 #include "serving/infer.h"
 
 typedef struct ig_grpc_server ig_grpc_server;
@@ -26,6 +27,9 @@ typedef struct ig_grpc_options {
      * borrowed until destroy. With a client CA a client certificate signed by it is required and
      * verified at the handshake. */
     ig_tls_store *tls;
+    /* Auth and rate limits on every method except ServerLive, ServerReady and Health/Check, before the
+     * request message is decoded (borrowed; NULL or without a policy: everything allowed). */
+    ig_access *access;
 } ig_grpc_options;
 
 /* Binds, registers the methods and starts serving. sv is borrowed until ig_grpc_server_destroy. */

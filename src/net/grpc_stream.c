@@ -3,6 +3,7 @@
  * (gRPC's rule); finished responses queue behind the send. Requests received and not yet answered
  * are bounded per stream: past the bound the stream stops reading, and HTTP/2 flow control pushes
  * back on the client. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +29,8 @@ typedef struct stream {
     out_msg *head, *tail;
     grpc_byte_buffer *sending;
     bool md_sent, read_done, recv_posted, status_sent, broken;
-    int outstanding; /* requests received whose response is not sent yet */
+    int outstanding;      /* requests received whose response is not sent yet */
+    ig__grpc_creds creds; /* read once at the start; each message is checked with its model */
 } stream;
 
 /* One request of the stream, in its own arena. */
@@ -43,6 +45,7 @@ static void stream_unref(stream *s)
     ig_grpc_server *g = s->g;
     grpc_call_unref(s->call);
     pthread_mutex_destroy(&s->mu);
+    ig__grpc_creds_free(&s->creds);
     free(s);
     atomic_fetch_sub(&g->calls, 1);
 }
@@ -168,6 +171,22 @@ static void submit(stream *s, const uint8_t *buf, size_t len, uint64_t t0)
     ig_grpc_server *g = s->g;
     if (atomic_load(&g->draining))
         return enqueue(s, error_reply(NULL, NULL, NULL, "Server is shutting down"));
+    if (ig_access_enabled(g->opts.access)) {
+        /* A refused message is answered on the stream like any failed request (the stream stays open);
+         * its error_message starts with the status name. */
+        char model[256], msg[160], text[200];
+        if (!ig__grpc_peek_string(buf, len, 1, model, sizeof(model)))
+            return enqueue(s, error_reply(NULL, NULL, NULL, "malformed request message"));
+        int code = ig__grpc_access_check(g, &s->creds, model, false, msg, sizeof(msg));
+        if (code != GRPC_STATUS_OK) {
+            snprintf(text, sizeof(text), "%s: %s",
+                     code == GRPC_STATUS_UNAUTHENTICATED     ? "UNAUTHENTICATED"
+                     : code == GRPC_STATUS_PERMISSION_DENIED ? "PERMISSION_DENIED"
+                                                             : "RESOURCE_EXHAUSTED",
+                     msg);
+            return enqueue(s, error_reply(model, NULL, NULL, text));
+        }
+    }
     ig_arena *a = ig_arena_create(16 * 1024);
     ig_infer_request *req = a ? ig_arena_alloc(a, sizeof *req, 8) : NULL;
     stream_req *sr = req ? ig_arena_alloc(a, sizeof *sr, 8) : NULL;
@@ -260,7 +279,7 @@ static void on_status(ig__grpc_tag *t, bool ok)
     stream_unref(IG__CONTAINER(t, stream, status_tag));
 }
 
-void ig__grpc_stream_begin(ig_grpc_server *g, grpc_call *call)
+void ig__grpc_stream_begin(ig_grpc_server *g, grpc_call *call, const grpc_metadata_array *md)
 {
     stream *s = calloc(1, sizeof *s);
     if (!s) {
@@ -271,6 +290,7 @@ void ig__grpc_stream_begin(ig_grpc_server *g, grpc_call *call)
     atomic_fetch_add(&g->calls, 1);
     s->g = g;
     s->call = call;
+    if (ig_access_enabled(g->opts.access)) ig__grpc_creds_read(call, md, &s->creds);
     s->recv_tag.fn = on_recv;
     s->send_tag.fn = on_send;
     s->close_tag.fn = on_close;

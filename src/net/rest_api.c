@@ -48,6 +48,13 @@ long ig_rest_in_flight(const ig_rest *r)
     return atomic_load(&((ig_rest *)r)->in_flight);
 }
 
+long ig_rest_queue_depth(const ig_rest *r)
+{
+    long n = ig_rest_in_flight(r);
+    if (r->opts.other_in_flight) n += r->opts.other_in_flight(r->opts.other_ctx);
+    return n < 0 ? 0 : n;
+}
+
 /* ---- replies ---- */
 
 static void access_log(ig_rest *r, ig_http_req *req, int status, size_t bytes_out, uint64_t t0,
@@ -137,13 +144,18 @@ static void finish(call *c)
 static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx)
 {
     call *c = ctx;
+    /* The load the gateway balances on, without this request (still counted until finish). */
+    char depth[24];
+    snprintf(depth, sizeof(depth), "%ld",
+             ig_rest_queue_depth(c->rest) > 0 ? ig_rest_queue_depth(c->rest) - 1 : 0);
     if (resp->status) {
         int http = ig_status_http(resp->status);
         size_t len;
         char *json = ig_oip_error_json(resp->error, &len);
-        ig_http_header h[] = {{"Content-Type", "application/json"}, {"Retry-After", "1"}};
+        ig_http_header h[] = {
+            {"Content-Type", "application/json"}, {"x-infergate-queue-depth", depth}, {"Retry-After", "1"}};
         struct iovec body = {json, json ? len : 0};
-        send_reply(c->rest, c->http, http, h, http == 503 ? 2 : 1, &body, json ? 1 : 0, c->t0, c);
+        send_reply(c->rest, c->http, http, h, http == 503 ? 3 : 2, &body, json ? 1 : 0, c->t0, c);
         free(json);
         finish(c);
         return;
@@ -154,8 +166,10 @@ static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx
         size_t len;
         char *json = ig_oip_error_json(err.msg, &len);
         struct iovec body = {json, json ? len : 0};
-        send_reply(c->rest, c->http, 500, (ig_http_header[]){{"Content-Type", "application/json"}}, 1, &body,
-                   json ? 1 : 0, c->t0, c);
+        send_reply(
+            c->rest, c->http, 500,
+            (ig_http_header[]){{"Content-Type", "application/json"}, {"x-infergate-queue-depth", depth}}, 2,
+            &body, json ? 1 : 0, c->t0, c);
         free(json);
         finish(c);
         return;
@@ -165,7 +179,7 @@ static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx
     int n = 0;
     iov[n++] = (struct iovec){out.json, out.json_len};
     char hlen[32];
-    ig_http_header h[3];
+    ig_http_header h[4];
     int nh = 0;
     h[nh++] = (ig_http_header){"Content-Type", out.n_parts ? "application/octet-stream" : "application/json"};
     if (out.n_parts) {
@@ -173,6 +187,7 @@ static void infer_done(ig_infer_request *req, ig_infer_response *resp, void *ctx
         h[nh++] = (ig_http_header){"Inference-Header-Content-Length", hlen};
     }
     h[nh++] = (ig_http_header){"X-Cache", resp->cache_hit ? "HIT" : "MISS"};
+    h[nh++] = (ig_http_header){"x-infergate-queue-depth", depth};
     bool fits = out.n_parts <= max_parts;
     for (int i = 0; i < out.n_parts && fits; i++)
         iov[n++] = (struct iovec){(void *)out.parts[i].ptr, out.parts[i].len};
@@ -420,6 +435,39 @@ static void handle_repository(ig_rest *r, ig_http_req *http, const char *rest, u
         reply_json(r, http, 200, NULL, 0, t0);
 }
 
+/* Auth and rate limits before anything of the request is decoded. true: go on; false: answered with
+ * 401 (WWW-Authenticate: Bearer), 403 or 429 (Retry-After and RateLimit headers) and an OIP error. */
+static bool access_allowed(ig_rest *r, ig_http_req *http, const char *model, bool need_admin, uint64_t t0)
+{
+    if (!ig_access_enabled(r->opts.access)) return true;
+    socklen_t alen = 0;
+    /* Client certificates are verified at the TLS handshake (--tls-client-ca) but the HTTP server does
+     * not expose them per request: mTLS subject/SAN rules see no certificate on REST. */
+    ig_access_request rq = {.authorization = ig_http_req_header(http, "Authorization"),
+                            .api_key = ig_http_req_header(http, "x-api-key"),
+                            .peer = ig_http_req_client_addr(http, &alen),
+                            .model = model,
+                            .need_admin = need_admin};
+    ig_access_decision d;
+    ig_access_check(r->opts.access, &rq, (int64_t)t0, (int64_t)time(NULL), &d);
+    if (!d.code) return true;
+    char hbuf[sizeof(d.headers)];
+    memcpy(hbuf, d.headers, sizeof(hbuf));
+    ig_http_header h[6];
+    const char *names[4], *values[4];
+    int n = 0;
+    h[n++] = (ig_http_header){"Content-Type", "application/json"};
+    if (d.code == 401) h[n++] = (ig_http_header){"WWW-Authenticate", "Bearer"};
+    int k = ig_access_split_headers(hbuf, names, values, 4);
+    for (int i = 0; i < k; i++) h[n++] = (ig_http_header){names[i], values[i]};
+    size_t len = 0;
+    char *json = ig_oip_error_json(d.why[0] ? d.why : "access denied", &len);
+    struct iovec body = {json, json ? len : 0};
+    send_reply(r, http, d.code, h, n, &body, json ? 1 : 0, t0, NULL);
+    free(json);
+    return false;
+}
+
 /* Splits "M[/versions/V][/what]" into its parts; false when the path has another shape. */
 static bool parse_model_path(const char *p, char *model, size_t ml, char *version, size_t vl,
                              const char **what)
@@ -461,20 +509,27 @@ void ig_rest_handle(ig_http_req *http, void *ctx)
     } else if (!strcmp(p, "/v2/health/ready")) {
         if (!get) goto not_allowed;
         bool ready = !atomic_load(&r->draining) && (!r->opts.strict_readiness || ig_mm_all_ready(r->sv->mm));
-        reply_empty(r, http, ready ? 200 : 503, t0);
+        char depth[24];
+        snprintf(depth, sizeof(depth), "%ld", ig_rest_queue_depth(r));
+        ig_http_header h[] = {{"x-infergate-queue-depth", depth}};
+        send_reply(r, http, ready ? 200 : 503, h, 1, NULL, 0, t0, NULL);
     } else if (!strcmp(p, "/v2")) {
         if (!get) goto not_allowed;
+        if (!access_allowed(r, http, NULL, false, t0)) return;
         size_t len;
         char *json = ig_oip_server_metadata_json("infergate", "0.1.0", extensions,
                                                  (int)(sizeof(extensions) / sizeof(extensions[0])), &len);
         reply_json(r, http, 200, json, json ? len : 0, t0);
     } else if (!strcmp(p, "/v2/models/stats")) {
         if (!get) goto not_allowed;
+        if (!access_allowed(r, http, NULL, false, t0)) return;
         rendered out = {0};
         ig_mm_snapshot(r->sv->mm, stats_rows, &out);
         reply_json(r, http, out.json ? 200 : 500, out.json, out.len, t0);
     } else if (!strncmp(p, "/v2/repository/", 15)) {
         if (!post) goto not_allowed;
+        /* load/unload change what is served: admin only. The index is read-only. */
+        if (!access_allowed(r, http, NULL, !!strncmp(p + 15, "index", 6), t0)) return;
         handle_repository(r, http, p + 15, t0);
     } else if (!strncmp(p, "/v2/models/", 11)) {
         char model[256], version[24];
@@ -482,6 +537,7 @@ void ig_rest_handle(ig_http_req *http, void *ctx)
         if (!parse_model_path(p + 11, model, sizeof(model), version, sizeof(version), &what)) goto not_found;
         bool is_infer = !strcmp(what, "infer");
         if (is_infer ? !post : !get) goto not_allowed;
+        if (!access_allowed(r, http, model, false, t0)) return;
         if (is_infer)
             handle_infer(r, http, model, version, t0);
         else
@@ -507,6 +563,7 @@ void ig_rest_handle_metrics(ig_http_req *http, void *ctx)
     }
     ig_buf b = {0};
     ig_mm_snapshot(r->sv->mm, metrics_rows, &b);
+    if (ig_access_enabled(r->opts.access)) ig_access_prometheus(r->opts.access, &b);
     ig_http_header h[] = {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}};
     struct iovec body = {b.data, b.len};
     ig_http_reply(http, b.oom ? 500 : 200, h, 1, &body, 1);

@@ -1,0 +1,157 @@
+/* Auth and rate limits on gRPC calls: credentials from the `authorization` / `x-api-key` metadata,
+ * the client address from the call's peer and, over mutual TLS, the verified certificate's subject and
+ * SANs from the call's auth context; the model from field 1 of the request message, read from the
+ * protobuf wire bytes without decoding the message. */
+#include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "base/clock.h"
+#include "net/grpc_int.h"
+
+static char *slice_dup(grpc_slice s)
+{
+    size_t n = GRPC_SLICE_LENGTH(s);
+    char *p = malloc(n + 1);
+    if (!p) return NULL;
+    memcpy(p, GRPC_SLICE_START_PTR(s), n);
+    p[n] = 0;
+    return p;
+}
+
+static bool slice_is(grpc_slice s, const char *name)
+{
+    size_t n = strlen(name);
+    return GRPC_SLICE_LENGTH(s) == n && !strncasecmp((const char *)GRPC_SLICE_START_PTR(s), name, n);
+}
+
+static void add_san(ig__grpc_creds *cr, const char *prefix, const grpc_auth_property *p)
+{
+    if (cr->n_sans >= sizeof(cr->sans) / sizeof(cr->sans[0])) return;
+    size_t n = strlen(prefix) + p->value_length + 1;
+    char *s = malloc(n);
+    if (!s) return;
+    snprintf(s, n, "%s%.*s", prefix, (int)p->value_length, p->value);
+    cr->sans[cr->n_sans++] = s;
+}
+
+void ig__grpc_creds_read(grpc_call *call, const grpc_metadata_array *md, ig__grpc_creds *cr)
+{
+    memset(cr, 0, sizeof(*cr));
+    for (size_t i = 0; md && i < md->count; i++) {
+        if (!cr->authorization && slice_is(md->metadata[i].key, "authorization"))
+            cr->authorization = slice_dup(md->metadata[i].value);
+        else if (!cr->api_key && slice_is(md->metadata[i].key, "x-api-key"))
+            cr->api_key = slice_dup(md->metadata[i].value);
+    }
+    char *peer = grpc_call_get_peer(call);
+    cr->has_peer = peer && ig_access_parse_grpc_peer(peer, &cr->peer);
+    gpr_free(peer);
+    grpc_auth_context *ctx = grpc_call_auth_context(call);
+    if (!ctx) return;
+    /* Only a certificate the TLS stack verified against --tls-client-ca carries these properties. */
+    grpc_auth_property_iterator it =
+        grpc_auth_context_find_properties_by_name(ctx, GRPC_X509_SUBJECT_PROPERTY_NAME);
+    const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
+    if (p && p->value_length) {
+        cr->cert_subject = malloc(p->value_length + 1);
+        if (cr->cert_subject) {
+            memcpy(cr->cert_subject, p->value, p->value_length);
+            cr->cert_subject[p->value_length] = 0;
+        }
+    }
+    static const struct {
+        const char *prop, *prefix;
+    } kinds[] = {{GRPC_PEER_DNS_PROPERTY_NAME, "DNS:"},
+                 {GRPC_PEER_URI_PROPERTY_NAME, "URI:"},
+                 {GRPC_PEER_EMAIL_PROPERTY_NAME, "email:"}};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        it = grpc_auth_context_find_properties_by_name(ctx, kinds[k].prop);
+        while ((p = grpc_auth_property_iterator_next(&it))) add_san(cr, kinds[k].prefix, p);
+    }
+    grpc_auth_context_release(ctx);
+}
+
+void ig__grpc_creds_free(ig__grpc_creds *cr)
+{
+    free(cr->authorization);
+    free(cr->api_key);
+    free(cr->cert_subject);
+    for (size_t i = 0; i < cr->n_sans; i++) free(cr->sans[i]);
+    memset(cr, 0, sizeof(*cr));
+}
+
+int ig__grpc_access_check(ig_grpc_server *g, const ig__grpc_creds *cr, const char *model, bool need_admin,
+                          char *msg, size_t len)
+{
+    if (!ig_access_enabled(g->opts.access)) return GRPC_STATUS_OK;
+    ig_access_request rq = {.authorization = cr->authorization,
+                            .api_key = cr->api_key,
+                            .peer = cr->has_peer ? (const struct sockaddr *)&cr->peer : NULL,
+                            .cert_subject = cr->cert_subject,
+                            .cert_sans = (const char *const *)cr->sans,
+                            .n_cert_sans = cr->n_sans,
+                            .model = model && *model ? model : NULL,
+                            .need_admin = need_admin};
+    ig_access_decision d;
+    ig_access_check(g->opts.access, &rq, (int64_t)ig_now_ns(), (int64_t)time(NULL), &d);
+    if (!d.code) return GRPC_STATUS_OK;
+    snprintf(msg, len, "%s", d.why[0] ? d.why : "access denied");
+    return d.code == 401   ? GRPC_STATUS_UNAUTHENTICATED
+           : d.code == 403 ? GRPC_STATUS_PERMISSION_DENIED
+                           : GRPC_STATUS_RESOURCE_EXHAUSTED;
+}
+
+/* Reads a varint; false past the end or over 10 bytes. */
+static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (*p >= end) return false;
+        uint8_t b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) return true;
+    }
+    return false;
+}
+
+bool ig__grpc_peek_string(const uint8_t *buf, size_t len, uint32_t field, char *out, size_t out_len)
+{
+    const uint8_t *p = buf, *end = buf + len;
+    out[0] = 0;
+    while (p < end) {
+        uint64_t key, v;
+        if (!varint(&p, end, &key)) return false;
+        uint32_t f = (uint32_t)(key >> 3), wt = (uint32_t)(key & 7);
+        switch (wt) {
+        case 0:
+            if (!varint(&p, end, &v)) return false;
+            break;
+        case 1:
+            if (end - p < 8) return false;
+            p += 8;
+            break;
+        case 5:
+            if (end - p < 4) return false;
+            p += 4;
+            break;
+        case 2:
+            if (!varint(&p, end, &v) || v > (uint64_t)(end - p)) return false;
+            if (f == field) {
+                if (v >= out_len || memchr(p, 0, (size_t)v)) return false;
+                memcpy(out, p, (size_t)v);
+                out[v] = 0;
+                return true;
+            }
+            p += v;
+            break;
+        default:
+            return false;
+        }
+    }
+    return true; /* absent: the empty string, as protobuf reads it */
+}
