@@ -27,6 +27,7 @@
 #include "gateway/mirror.h"
 #include "gateway/response_cache.h"
 #include "gateway/route_stats.h"
+#include "protocol/status.h"
 #include "gateway/tls.h"
 
 enum {
@@ -335,46 +336,6 @@ static bool client_flush(gw_client *c)
     return true;
 }
 
-static const char *reason_phrase(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 408:
-        return "Request Timeout";
-    case 413:
-        return "Content Too Large";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Error";
-    }
-}
-
 /* Appends a complete local response. extra: header lines each ending CRLF, or "". */
 static void client_local_response(gw_client *c, int status, const char *ctype, const char *body,
                                   size_t body_len, const char *extra, bool close)
@@ -382,7 +343,7 @@ static void client_local_response(gw_client *c, int status, const char *ctype, c
     if (close) c->close_after_write = true;
     bool ok = bytes_printf(
                   &c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n",
-                  status, reason_phrase(status), ctype, body_len, c->rq.request_id[0] ? "X-Request-Id: " : "",
+                  status, ig_status_reason(status), ctype, body_len, c->rq.request_id[0] ? "X-Request-Id: " : "",
                   c->rq.request_id, c->rq.request_id[0] ? "\r\n" : "", extra,
                   c->close_after_write ? "Connection: close\r\n" : "") &&
               bytes_append(&c->out, body, body_len);

@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "net/grpc_int.h"
+#include "protocol/pb_peek.h"
 
 static char *slice_dup(grpc_slice s)
 {
@@ -106,52 +107,7 @@ int ig__grpc_access_check(ig_grpc_server *g, const ig__grpc_creds *cr, const cha
                            : GRPC_STATUS_RESOURCE_EXHAUSTED;
 }
 
-/* Reads a varint; false past the end or over 10 bytes. */
-static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    *v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (*p >= end) return false;
-        uint8_t b = *(*p)++;
-        *v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) return true;
-    }
-    return false;
-}
-
 bool ig__grpc_peek_string(const uint8_t *buf, size_t len, uint32_t field, char *out, size_t out_len)
 {
-    const uint8_t *p = buf, *end = buf + len;
-    out[0] = 0;
-    while (p < end) {
-        uint64_t key, v;
-        if (!varint(&p, end, &key)) return false;
-        uint32_t f = (uint32_t)(key >> 3), wt = (uint32_t)(key & 7);
-        switch (wt) {
-        case 0:
-            if (!varint(&p, end, &v)) return false;
-            break;
-        case 1:
-            if (end - p < 8) return false;
-            p += 8;
-            break;
-        case 5:
-            if (end - p < 4) return false;
-            p += 4;
-            break;
-        case 2:
-            if (!varint(&p, end, &v) || v > (uint64_t)(end - p)) return false;
-            if (f == field) {
-                if (v >= out_len || memchr(p, 0, (size_t)v)) return false;
-                memcpy(out, p, (size_t)v);
-                out[v] = 0;
-                return true;
-            }
-            p += v;
-            break;
-        default:
-            return false;
-        }
-    }
-    return true; /* absent: the empty string, as protobuf reads it */
+    return ig_pb_peek_strings(buf, len, field, out, out_len, 0, NULL, 0);
 }

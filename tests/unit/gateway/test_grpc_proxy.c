@@ -97,7 +97,7 @@ static void test_peer(void)
     CHECK_STR(ip, "2001:db8::7");
     CHECK(!ig_gw_grpc_parse_peer("unix:/tmp/sock", &ss, ip, sizeof ip));
     CHECK(!ig_gw_grpc_parse_peer("ipv4:300.1.1.1:5", &ss, ip, sizeof ip));
-    CHECK(!ig_gw_grpc_parse_peer("ipv6:::1:5", &ss, ip, sizeof ip));
+    CHECK(!ig_gw_grpc_parse_peer("ipv6:[::1", &ss, ip, sizeof ip));
     CHECK(!ig_gw_grpc_parse_peer(NULL, &ss, ip, sizeof ip));
 }
 
