@@ -60,7 +60,8 @@ struct ig_grpc_server {
 };
 
 /* One unary call, from the request for it to its last completion. Owned by whichever thread holds
- * the event being handled; refs counts the two batches (close, reply) still to complete. */
+ * the event being handled; refs counts the batches still to complete (close watch, reply) and the
+ * receiving thread while its handler runs. */
 typedef struct ig__grpc_call {
     ig__grpc_tag requested, closed, sent;
     ig_grpc_server *g;
@@ -73,6 +74,11 @@ typedef struct ig__grpc_call {
     grpc_slice status_details;
     bool has_details;
     int cancelled; /* RECV_CLOSE_ON_SERVER's answer */
+    /* Who posts RECV_CLOSE_ON_SERVER: a reply started while the handler still runs on the receiving
+     * thread (cheap requests run inline) carries it in its own batch, one completion instead of two;
+     * a handler that returns without having answered posts it alone, so that a cancel reaches a
+     * queued request. CLOSE_* below; claimed by compare-and-swap from CLOSE_OPEN. */
+    atomic_int close_state;
     atomic_int refs;
     ig_arena *arena;                 /* per-call memory, freed with the call */
     _Atomic(ig_infer_request *) req; /* ModelInfer in flight, so that a cancel reaches it */
@@ -98,6 +104,7 @@ int ig__grpc_access_check(ig_grpc_server *g, const ig__grpc_creds *cr, const cha
 /* The string field `field` of a top-level protobuf message, without decoding the rest ("" when absent).
  * false when the wire bytes are malformed or the value does not fit. */
 bool ig__grpc_peek_string(const uint8_t *buf, size_t len, uint32_t field, char *out, size_t out_len);
+enum { IG__CLOSE_OPEN, IG__CLOSE_IN_REPLY, IG__CLOSE_ALONE };
 
 /* Serialises a message into a new byte buffer; NULL on OOM. */
 grpc_byte_buffer *ig__grpc_pack(const ProtobufCMessage *m);
