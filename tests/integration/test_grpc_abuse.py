@@ -9,6 +9,7 @@ core 1.51 does not bound it better). What 1.51 bounds and what it does not is wr
 import os
 import socket
 import struct
+import subprocess
 import sys
 import tempfile
 import threading
@@ -33,6 +34,9 @@ END_STREAM, ACK, END_HEADERS = 0x1, 0x1, 0x4
 REFUSED_STREAM, ENHANCE_YOUR_CALM, CANCEL = 7, 11, 8
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 RSS_LIMIT_KIB = 10 * 1024
+# AddressSanitizer keeps freed memory in quarantine and shadows every byte, so RSS says nothing about
+# the server's own bounds in that build: the behaviour is still checked, the memory bounds are not.
+SANITIZED = "libasan" in subprocess.run(["ldd", sys.argv[1]], capture_output=True, text=True).stdout
 
 
 def frame(ftype, flags, sid, payload=b""):
@@ -162,7 +166,8 @@ def still_serves(srv, what, limit_kib=RSS_LIMIT_KIB):
     time.sleep(0.3)
     grew = srv.rss_kib() - srv.rss0
     print(f"{what}: RSS {srv.rss_kib()} KiB, grew {grew} KiB")
-    check(f"{what}: RSS grew < {limit_kib // 1024} MiB", grew < limit_kib, f"{grew} KiB")
+    if not SANITIZED:
+        check(f"{what}: RSS grew < {limit_kib // 1024} MiB", grew < limit_kib, f"{grew} KiB")
     return grew
 
 
