@@ -29,6 +29,7 @@ struct ig_gw_endpoint {
     _Atomic int64_t queue_depth;
     _Atomic uint64_t picked;
     _Alignas(64) ig_gw_outlier_state out;
+    ig_histogram latency_us; /* response times of tries on this endpoint (lock-free buckets) */
 };
 
 /* An immutable endpoint set with its balancer state. */
@@ -72,6 +73,7 @@ static ig_gw_endpoint *ep_alloc(uint32_t weight, int64_t added_ns)
     ep->weight = weight ? weight : 1;
     ep->added_ns = added_ns;
     atomic_init(&ep->queue_depth, -1);
+    ig_histogram_init_latency_us(&ep->latency_us);
     return ep;
 }
 
@@ -234,6 +236,16 @@ bool ig_gw_endpoint_available(const ig_gw_endpoint *ep, int64_t now_ns)
 ig_gw_outlier_state *ig_gw_endpoint_outlier(ig_gw_endpoint *ep)
 {
     return &ep->out;
+}
+
+void ig_gw_endpoint_observe_latency(ig_gw_endpoint *ep, double us)
+{
+    ig_histogram_observe(&ep->latency_us, us);
+}
+
+const ig_histogram *ig_gw_endpoint_latency(const ig_gw_endpoint *ep)
+{
+    return &ep->latency_us;
 }
 
 uint64_t ig_gw_endpoint_picked(const ig_gw_endpoint *ep)

@@ -28,6 +28,7 @@
 #include "base/conf.h"
 #include "gateway/outlier.h"
 #include "infergate/error.h"
+#include "obs/metrics.h"
 
 typedef struct ig_gw_endpoint ig_gw_endpoint;
 typedef struct ig_gw_pool ig_gw_pool;
@@ -66,6 +67,9 @@ bool ig_gw_endpoint_ejected(const ig_gw_endpoint *ep, int64_t now_ns);
 ig_gw_outlier_state *ig_gw_endpoint_outlier(ig_gw_endpoint *ep);
 
 /* Metrics. */
+/* Response times of the tries an endpoint answered, microseconds (for the per-endpoint histogram). */
+void ig_gw_endpoint_observe_latency(ig_gw_endpoint *ep, double us);
+const ig_histogram *ig_gw_endpoint_latency(const ig_gw_endpoint *ep);
 uint64_t ig_gw_endpoint_picked(const ig_gw_endpoint *ep);
 uint64_t ig_gw_endpoint_ejections(const ig_gw_endpoint *ep);
 

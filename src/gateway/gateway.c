@@ -60,35 +60,51 @@ static void expose_pools(void *ctx, ig_buf *b)
     pthread_mutex_lock(&g->sh.lock);
     ig_gw_config *c = ig_gw_config_ref(g->sh.config);
     pthread_mutex_unlock(&g->sh.lock);
-    ig_prom_family(b, "infergate_gateway_endpoint_outstanding", "gauge",
-                   "Requests in flight to the endpoint.");
-    ig_prom_family(b, "infergate_gateway_endpoint_healthy", "gauge",
-                   "1 when active checks pass and not ejected.");
-    ig_prom_family(b, "infergate_gateway_endpoint_picks_total", "counter",
-                   "Times the balancer chose the endpoint.");
-    ig_prom_family(b, "infergate_gateway_endpoint_ejections_total", "counter",
-                   "Outlier ejections of the endpoint.");
+    /* Each family's samples are one group in the exposition: a pass over the endpoints per family. */
+    static const struct {
+        const char *name, *type, *help;
+    } fams[] = {
+        {"infergate_gateway_endpoint_outstanding", "gauge", "Requests in flight to the endpoint."},
+        {"infergate_gateway_endpoint_healthy", "gauge", "1 when active checks pass and not ejected."},
+        {"infergate_gateway_endpoint_picks_total", "counter", "Times the balancer chose the endpoint."},
+        {"infergate_gateway_endpoint_ejections_total", "counter", "Outlier ejections of the endpoint."},
+        {"infergate_gateway_endpoint_request_duration_us", "histogram",
+         "From a try's start on the endpoint to its response's last byte, microseconds."},
+    };
     int64_t now = (int64_t)ig_now_ns();
-    for (size_t i = 0; i < c->n_pools; i++) {
-        ig_gw_endpoint **eps;
-        size_t n;
-        if (ig_gw_pool_snapshot(c->pools[i], &eps, &n)) continue;
-        char pool[200];
-        ig_prom_escape(ig_gw_pool_name(c->pools[i]), pool, sizeof pool);
-        for (size_t k = 0; k < n; k++) {
-            char addr[200], labels[440];
-            ig_prom_escape(ig_gw_endpoint_address(eps[k]), addr, sizeof addr);
-            snprintf(labels, sizeof labels, "pool=\"%s\",endpoint=\"%s\"", pool, addr);
-            ig_prom_value(b, "infergate_gateway_endpoint_outstanding", labels,
-                          (double)ig_gw_endpoint_outstanding(eps[k]));
-            ig_prom_value(b, "infergate_gateway_endpoint_healthy", labels,
-                          ig_gw_endpoint_available(eps[k], now) ? 1 : 0);
-            ig_prom_value(b, "infergate_gateway_endpoint_picks_total", labels,
-                          (double)ig_gw_endpoint_picked(eps[k]));
-            ig_prom_value(b, "infergate_gateway_endpoint_ejections_total", labels,
-                          (double)ig_gw_endpoint_ejections(eps[k]));
+    for (size_t f = 0; f < sizeof fams / sizeof fams[0]; f++) {
+        ig_prom_family(b, fams[f].name, fams[f].type, fams[f].help);
+        for (size_t i = 0; i < c->n_pools; i++) {
+            ig_gw_endpoint **eps;
+            size_t n;
+            if (ig_gw_pool_snapshot(c->pools[i], &eps, &n)) continue;
+            char pool[200];
+            ig_prom_escape(ig_gw_pool_name(c->pools[i]), pool, sizeof pool);
+            for (size_t k = 0; k < n; k++) {
+                char addr[200], labels[440];
+                ig_prom_escape(ig_gw_endpoint_address(eps[k]), addr, sizeof addr);
+                snprintf(labels, sizeof labels, "pool=\"%s\",endpoint=\"%s\"", pool, addr);
+                const ig_gw_endpoint *ep = eps[k];
+                switch (f) {
+                case 0:
+                    ig_prom_value(b, fams[f].name, labels, (double)ig_gw_endpoint_outstanding(ep));
+                    break;
+                case 1:
+                    ig_prom_value(b, fams[f].name, labels, ig_gw_endpoint_available(ep, now) ? 1 : 0);
+                    break;
+                case 2:
+                    ig_prom_value(b, fams[f].name, labels, (double)ig_gw_endpoint_picked(ep));
+                    break;
+                case 3:
+                    ig_prom_value(b, fams[f].name, labels, (double)ig_gw_endpoint_ejections(ep));
+                    break;
+                default:
+                    ig_prom_histogram(b, fams[f].name, labels, ig_gw_endpoint_latency(ep));
+                    break;
+                }
+            }
+            ig_gw_endpoints_release(eps, n);
         }
-        ig_gw_endpoints_release(eps, n);
     }
     ig_prom_family(b, "infergate_gateway_pool_overflows_total", "counter",
                    "Requests refused by circuit breakers.");

@@ -27,6 +27,7 @@
 #include "gateway/mirror.h"
 #include "gateway/response_cache.h"
 #include "gateway/route_stats.h"
+#include "protocol/oip.h"
 #include "protocol/status.h"
 #include "gateway/tls.h"
 
@@ -72,6 +73,8 @@ struct ig_gw_worker {
     atomic_int_fast64_t in_flight;
 };
 
+enum { AWAIT_NONE, AWAIT_LIMITS, AWAIT_CACHE };
+
 typedef struct {
     ig_gw_config *cfg;
     const ig_gw_route *route;
@@ -87,7 +90,7 @@ typedef struct {
     gw_bytes capture;     /* the primary's response body (dechunked), for the shadow comparison */
     size_t capture_json_len;
     bool capture_overflow;
-    bool awaiting_body; /* a cached route waits for the whole body before the lookup */
+    int awaiting; /* AWAIT_*: the request waits for its whole body before this step */
     bool cache_lookup, cache_store, has_cache_key;
     ig_cache_key cache_key;
     ig_gw_slice resp_ctype, resp_ihcl; /* copies in resp_hdrs, for the cache entry */
@@ -341,12 +344,13 @@ static void client_local_response(gw_client *c, int status, const char *ctype, c
                                   size_t body_len, const char *extra, bool close)
 {
     if (close) c->close_after_write = true;
-    bool ok = bytes_printf(
-                  &c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n",
-                  status, ig_status_reason(status), ctype, body_len, c->rq.request_id[0] ? "X-Request-Id: " : "",
-                  c->rq.request_id, c->rq.request_id[0] ? "\r\n" : "", extra,
-                  c->close_after_write ? "Connection: close\r\n" : "") &&
-              bytes_append(&c->out, body, body_len);
+    bool ok =
+        bytes_printf(&c->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s%s%s%s%s\r\n",
+                     status, ig_status_reason(status), ctype, body_len,
+                     c->rq.request_id[0] ? "X-Request-Id: " : "", c->rq.request_id,
+                     c->rq.request_id[0] ? "\r\n" : "", extra,
+                     c->close_after_write ? "Connection: close\r\n" : "") &&
+        bytes_append(&c->out, body, body_len);
     if (!ok) c->close_after_write = true;
     c->rq.status = status;
     c->rq.bytes_out += body_len;
@@ -403,6 +407,8 @@ static void log_access(gw_client *c)
 static void release_endpoint(gw_request *rq)
 {
     if (rq->ep) {
+        if (rq->status && rq->response_started)
+            ig_gw_endpoint_observe_latency(rq->ep, (double)(ig_now_ns() - rq->try_start_ns) / 1000.0);
         ig_gw_endpoint_finish(rq->ep);
         rq->ep = NULL;
     }
@@ -593,8 +599,8 @@ static void client_cert(gw_client *c, ig_auth_request *ar)
     ar->n_cert_sans = c->cert->n_sans;
 }
 
-/* Authentication, authorization and rate limits. false: a 401/403/429 is queued. */
-static bool request_allowed(gw_client *c, bool need_admin)
+/* Authentication and authorization. false: a 401/403 is queued. */
+static bool request_authenticated(gw_client *c, bool need_admin)
 {
     gw_request *rq = &c->rq;
     const ig_gw_config *cfg = rq->cfg;
@@ -623,7 +629,29 @@ static bool request_allowed(gw_client *c, bool need_admin)
         }
         if (strcmp(id.method, "none")) snprintf(rq->principal, sizeof rq->principal, "%s", id.principal);
     }
+    return true;
+}
+
+/* Rate limits, charged to the principal (or client address) and the model; in tensor elements when a
+ * rule counts them (the body is whole by then). false: a 429 is queued. */
+static bool request_within_limits(gw_client *c)
+{
+    gw_request *rq = &c->rq;
+    const ig_gw_config *cfg = rq->cfg;
     ig_rl_request lr = {.key = rq->principal, .model = rq->model[0] ? rq->model : NULL};
+    if (ig_ratelimit_counts_elements(cfg->rate_limit) && c->req.done) {
+        size_t hlen;
+        const char *h = ig_http1_find(&c->req, "Inference-Header-Content-Length", &hlen);
+        size_t json_len = c->body_len;
+        if (h) {
+            json_len = 0;
+            for (size_t i = 0; i < hlen && h[i] >= '0' && h[i] <= '9' && json_len <= c->body_len; i++)
+                json_len = json_len * 10 + (size_t)(h[i] - '0');
+        }
+        /* A body that is not an inference request counts 0 elements; the upstream judges it. */
+        if (!c->req.chunked && json_len <= c->body_len)
+            ig_oip_count_elements(c->in.data + c->req.head_len, json_len, &lr.elements);
+    }
     ig_rl_decision d;
     ig_ratelimit_check(cfg->rate_limit, &lr, (int64_t)ig_gw_loop_now(c->wk->loop), &d);
     if (!d.allowed) {
@@ -637,6 +665,8 @@ static bool request_allowed(gw_client *c, bool need_admin)
 /* ---- response cache (routes with `cache: true`, see response_cache.h) ---- */
 
 static void request_dispatch(gw_client *c);
+static void request_continue(gw_client *c);
+static void await_body(gw_client *c, int step);
 
 static ig_gw_slice header_slice(const ig_http1_msg *m, const char *name)
 {
@@ -741,25 +771,6 @@ static void request_start(gw_client *c)
         return request_local_end(c);
     }
     atomic_fetch_add_explicit(&rq->route->stats->requests, 1, memory_order_relaxed);
-    if (!request_allowed(c, false)) return request_local_end(c);
-    rq->pool_index = (int)rq->route->pool;
-    rq->shadow_pool = -1;
-    if (rq->route->rollout) {
-        ig_rollout_pick pick;
-        ig_rollout *ro = rq->route->rollout;
-        char pin[128], sticky[256], cookie[4096];
-        ig_rollout_choose(ro, header_copy(&c->req, ig_rollout_pin_header(ro), pin, sizeof pin),
-                          header_copy(&c->req, "Cookie", cookie, sizeof cookie),
-                          header_copy(&c->req, ig_rollout_sticky_header(ro), sticky, sizeof sticky),
-                          next_rand(wk), &pick);
-        if (pick.pool >= 0) rq->pool_index = pick.pool;
-        rq->shadow_pool = pick.shadow_pool;
-    }
-    rq->pool = rq->cfg->pools[rq->pool_index];
-    if (ig_gw_pool_protocol(rq->pool) == IG_GW_PROTO_GRPC) {
-        client_error(c, 502, "route's pool speaks gRPC", NULL, !c->req.done);
-        return request_local_end(c);
-    }
     rq->deadline_ns = rq->start_ns + (uint64_t)rq->route->timeout_ms * 1000000u;
     size_t tlen;
     const char *t = ig_http1_find(&c->req, "x-request-timeout-ms", &tlen);
@@ -775,14 +786,45 @@ static void request_start(gw_client *c)
         }
     }
     c->w.deadline_ns = rq->deadline_ns;
+    if (!request_authenticated(c, false)) return request_local_end(c);
+    /* Limits that charge tensor elements read them from the body: it is held whole first. */
+    if (ig_ratelimit_counts_elements(rq->cfg->rate_limit) && !c->req.done) return await_body(c, AWAIT_LIMITS);
+    request_continue(c);
+}
+
+/* Holds the request until its body is whole, then goes on from `step` (client_process calls back). */
+static void await_body(gw_client *c, int step)
+{
+    c->rq.awaiting = step;
+    if (ig_http1_find(&c->req, "Expect", NULL)) bytes_printf(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+}
+
+/* Limits, rollout, cache; then the upstream. */
+static void request_continue(gw_client *c)
+{
+    gw_request *rq = &c->rq;
+    if (!request_within_limits(c)) return request_local_end(c);
+    rq->pool_index = (int)rq->route->pool;
+    rq->shadow_pool = -1;
+    if (rq->route->rollout) {
+        ig_rollout_pick pick;
+        ig_rollout *ro = rq->route->rollout;
+        char pin[128], sticky[256], cookie[4096];
+        ig_rollout_choose(ro, header_copy(&c->req, ig_rollout_pin_header(ro), pin, sizeof pin),
+                          header_copy(&c->req, "Cookie", cookie, sizeof cookie),
+                          header_copy(&c->req, ig_rollout_sticky_header(ro), sticky, sizeof sticky),
+                          next_rand(c->wk), &pick);
+        if (pick.pool >= 0) rq->pool_index = pick.pool;
+        rq->shadow_pool = pick.shadow_pool;
+    }
+    rq->pool = rq->cfg->pools[rq->pool_index];
+    if (ig_gw_pool_protocol(rq->pool) == IG_GW_PROTO_GRPC) {
+        client_error(c, 502, "route's pool speaks gRPC", NULL, !c->req.done);
+        return request_local_end(c);
+    }
     if (cache_applies(c)) {
         /* The body is part of the key: the request is held whole before anything else happens. */
-        rq->awaiting_body = !c->req.done;
-        if (rq->awaiting_body) {
-            if (ig_http1_find(&c->req, "Expect", NULL))
-                bytes_printf(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
-            return;
-        }
+        if (!c->req.done) return await_body(c, AWAIT_CACHE);
         if (cache_answer(c)) return;
     }
     request_dispatch(c);
@@ -1442,10 +1484,14 @@ static void client_process(gw_client *c)
             request_local_end(c);
             return;
         }
-        if (c->rq.awaiting_body) {
+        if (c->rq.awaiting) {
             if (!c->req.done) return;
-            c->rq.awaiting_body = false;
-            if (!cache_answer(c)) request_dispatch(c);
+            int step = c->rq.awaiting;
+            c->rq.awaiting = AWAIT_NONE;
+            if (step == AWAIT_LIMITS)
+                request_continue(c);
+            else if (!cache_answer(c))
+                request_dispatch(c);
             return;
         }
         if (c->up) upstream_write(c->up);
@@ -1550,7 +1596,7 @@ static void admin_on_io(ig_gw_watch *w, uint32_t events)
 static void admin_rollout(gw_client *c, char *rest, bool get)
 {
     gw_request *rq = &c->rq;
-    if (!request_allowed(c, true)) return;
+    if (!request_authenticated(c, true)) return;
     char *action = strchr(rest, '/');
     if (action) *action++ = '\0';
     const ig_gw_route *route = NULL;

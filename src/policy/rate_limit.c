@@ -602,3 +602,10 @@ bool ig_ratelimit_stats(ig_ratelimit *rl, size_t i, ig_rl_stats *out)
     }
     return true;
 }
+
+bool ig_ratelimit_counts_elements(const ig_ratelimit *rl)
+{
+    for (size_t i = 0; rl && i < rl->nrules; i++)
+        if (rl->rules[i].cost == COST_ELEMENTS) return true;
+    return false;
+}

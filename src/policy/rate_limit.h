@@ -97,6 +97,8 @@ typedef struct {
 
 /* Number of rules, in config order. */
 size_t ig_ratelimit_rule_count(const ig_ratelimit *rl);
+/* True when a rule charges tensor elements: the caller must then count them (the request's body). */
+bool ig_ratelimit_counts_elements(const ig_ratelimit *rl);
 /* Counters of rule i; false when i is out of range. */
 bool ig_ratelimit_stats(ig_ratelimit *rl, size_t i, ig_rl_stats *out);
 

@@ -75,6 +75,10 @@ void ig_oip_body_free(ig_oip_body *b);
 /* {"error":"<msg>"} with JSON escaping. malloc'd; NULL on OOM. */
 char *ig_oip_error_json(const char *msg, size_t *len);
 
+/* Sum over the request's inputs of the product of each shape, from the request JSON (json_len bytes:
+ * the whole body, or the part before binary tensor data). 0, or IG_EFORMAT (then *out = 0). */
+int ig_oip_count_elements(const char *json, size_t len, uint64_t *out);
+
 /* ---- metadata endpoints (oip_meta.c); each returns a malloc'd NUL-terminated body or NULL ---- */
 
 /* GET /v2: {"name","version","extensions":[...]}. */

@@ -174,6 +174,10 @@ routes:
         m = gw.metrics()
         check("proxy: route metrics", 'infergate_gateway_requests_total{route="linear"}' in m, m[:500])
         check("proxy: endpoint metrics", "infergate_gateway_endpoint_picks_total" in m, m[:500])
+        r = subprocess.run(["promtool", "check", "metrics"], input=m, capture_output=True, text=True)
+        check("proxy: the exposition parses (promtool)", "parsing error" not in r.stdout + r.stderr,
+              (r.stdout + r.stderr)[:600])
+        check("proxy: per-endpoint latency histogram", "infergate_gateway_endpoint_request_duration_us_bucket" in m)
         check("proxy: upstream pool metrics", 'infergate_gateway_upstream_requests_total{pool="stable"}' in m
               and 'infergate_gateway_upstream_request_duration_us_count{pool="stable"}' in m, m[:800])
         with open(f"{tmp}/access.log") as f:
@@ -527,6 +531,36 @@ routes:
         check("I5: the rest got 429", limited > allowed and set(counts) <= {200, 429}, counts)
         s, h, b = gw.infer()
         check("I5: 429 has Retry-After", s != 429 or int(h.get("retry-after", "0")) >= 1, h)
+    finally:
+        gw.stop()
+
+
+def test_element_limits(tmp, replicas):
+    """A rule charging tensor elements: the budget is spent by the inputs' shapes, not request counts;
+    binary-tensor requests count from their JSON part."""
+    gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+rate_limits:
+  rules:
+    - {{name: elements, per: global, rate: 16/m, burst: 16, cost: elements}}
+pools:
+{pool_yaml("stable", [replicas[0].port])}
+routes:
+  - pool: stable
+""")
+    try:
+        two = json.dumps({"inputs": [{"name": "features", "shape": [2, 4], "datatype": "FP32",
+                                      "data": [1, 2, 3, 4, 5, 6, 7, 8]}]}).encode()
+        s1 = gw.request("POST", "/v2/models/linear/infer", two, {"Content-Type": "application/json"})[0]
+        header = json.dumps({"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP32",
+                                         "parameters": {"binary_data_size": 16}}]}).encode()
+        binary = header + b"\0\0\x80\x3f" * 4
+        s2 = gw.request("POST", "/v2/models/linear/infer", binary,
+                        {"Inference-Header-Content-Length": str(len(header))})[0]
+        s3 = gw.infer()[0]
+        s4, h4, _ = gw.infer()
+        check("elements: 8 + 4 + 4 elements fit a budget of 16", (s1, s2, s3) == (200, 200, 200), (s1, s2, s3))
+        check("elements: the next 4 do not", s4 == 429 and "retry-after" in h4, (s4, h4))
     finally:
         gw.stop()
 
@@ -967,7 +1001,7 @@ def main():
                                    ("shadow", test_shadow, (replicas,)),
                                    ("cache", test_cache, (replicas,)),
                                    ("auth", test_auth, (replicas,)), ("rate", test_rate_limit, (replicas,)),
-                                   ("redis", test_shared_limits, (replicas,)), ("dns", test_dns_pool, (replicas,)),
+                                   ("elements", test_element_limits, (replicas,)), ("redis", test_shared_limits, (replicas,)), ("dns", test_dns_pool, (replicas,)),
                                    ("reload", test_reload, (replicas,)), ("slowloris", test_slowloris, (replicas,)),
                                    ("tls", test_tls, (replicas,)), ("grpc", test_grpc, (repo, replicas))):
                 d = os.path.join(tmp, name)
