@@ -245,6 +245,19 @@ int ig_cli_serve(int argc, char **argv)
         ig_cli_fail("serve", 1, "out of memory");
         goto stop;
     }
+    /* gRPC listens before REST does, so that a REST readiness probe that passes means both are up. */
+    ig_grpc_options go = {.bind_address = address,
+                          .port = (int)grpc_port,
+                          .threads = (int)grpc_threads,
+                          .max_message_bytes = (size_t)grpc_max_msg,
+                          .strict_readiness = strict,
+                          .explicit_control = mo.mode == IG_CONTROL_EXPLICIT,
+                          .tls = tls,
+                          .access = access};
+    if (grpc_port >= 0 && ig_grpc_server_start(&sv, &go, &grpc, &err)) {
+        ig_cli_fail("serve", 1, "%s", err.msg);
+        goto stop;
+    }
     ig_http_config hc = {.bind_address = address,
                          .port = (int)http_port,
                          .io_threads = (int)io_threads,
@@ -256,18 +269,6 @@ int ig_cli_serve(int argc, char **argv)
     if (ig_http_server_create(&hc, ig_rest_handle, rest, &http, &err) || ig_http_server_start(http, &err) ||
         ig_http_server_create(&mc, ig_rest_handle_metrics, rest, &metrics, &err) ||
         ig_http_server_start(metrics, &err)) {
-        ig_cli_fail("serve", 1, "%s", err.msg);
-        goto stop;
-    }
-    ig_grpc_options go = {.bind_address = address,
-                          .port = (int)grpc_port,
-                          .threads = (int)grpc_threads,
-                          .max_message_bytes = (size_t)grpc_max_msg,
-                          .strict_readiness = strict,
-                          .explicit_control = mo.mode == IG_CONTROL_EXPLICIT,
-                          .tls = tls,
-                          .access = access};
-    if (grpc_port >= 0 && ig_grpc_server_start(&sv, &go, &grpc, &err)) {
         ig_cli_fail("serve", 1, "%s", err.msg);
         goto stop;
     }

@@ -228,12 +228,13 @@ ig_gateway *ig_gateway_start(const char *config_path, ig_error *err)
         if (!g->workers[i]) goto fail;
         g->n_workers++;
     }
+    /* The gRPC front listens before the workers run, so a passing /ready means every listener is up. */
+    if (grpc_listen && !(g->grpc = ig_gw_grpc_start(&g->sh, grpc_listen, max_message, err))) goto fail;
     for (int i = 0; i < n; i++)
         if (ig_gw_worker_start(g->workers[i])) {
             ig_error_set(err, IG_EIO, "cannot start worker threads");
             goto fail;
         }
-    if (grpc_listen && !(g->grpc = ig_gw_grpc_start(&g->sh, grpc_listen, max_message, err))) goto fail;
     return g;
 fail:
     ig_gateway_free(g);

@@ -39,8 +39,8 @@ ig_gw_grpc_method ig_gw_grpc_method_info(const char *path, size_t len)
 bool ig_gw_grpc_read_model(const uint8_t *msg, size_t len, int model_field, int version_field, char *model,
                            size_t model_cap, char *version, size_t version_cap)
 {
-    return ig_pb_peek_strings(msg, len, (uint32_t)model_field, model, model_cap, (uint32_t)version_field, version,
-                              version_cap);
+    return ig_pb_peek_strings(msg, len, (uint32_t)model_field, model, model_cap, (uint32_t)version_field,
+                              version, version_cap);
 }
 
 int ig_gw_grpc_http_status(int s)

@@ -36,9 +36,23 @@ ig_gw_loop *ig_gw_loop_create(void)
     return l;
 }
 
+static void release_retired(ig_gw_loop *l);
+
 void ig_gw_loop_free(ig_gw_loop *l)
 {
     if (!l) return;
+    /* A shutdown handler may retire other watches too, so the walk starts over after each call. */
+    for (ig_gw_watch *w = l->head; w;) {
+        if (w->on_shutdown) {
+            void (*fn)(ig_gw_watch *) = w->on_shutdown;
+            w->on_shutdown = NULL;
+            fn(w);
+            w = l->head;
+        } else {
+            w = w->next;
+        }
+    }
+    release_retired(l);
     if (l->epfd >= 0) close(l->epfd);
     if (l->wakefd >= 0) close(l->wakefd);
     free(l);

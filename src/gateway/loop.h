@@ -25,9 +25,12 @@ struct ig_gw_watch {
     ig_gw_watch *prev, *next;
     bool linked, retired;
     void (*release)(ig_gw_watch *w); /* set by ig_gw_loop_retire */
+    /* Called by ig_gw_loop_free for a watch still registered then (it should retire itself). */
+    void (*on_shutdown)(ig_gw_watch *w);
 };
 
 ig_gw_loop *ig_gw_loop_create(void);
+/* Calls on_shutdown of every watch still registered, releases what they retired, frees the loop. */
 void ig_gw_loop_free(ig_gw_loop *l);
 /* Registers w->fd for events; links w for the deadline sweep. Returns 0 or -errno. */
 int ig_gw_loop_add(ig_gw_loop *l, ig_gw_watch *w, uint32_t events);

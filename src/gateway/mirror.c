@@ -192,6 +192,11 @@ static void on_deadline(ig_gw_watch *w, uint64_t now)
     finish((mirror *)w, -1);
 }
 
+static void on_shutdown(ig_gw_watch *w)
+{
+    finish((mirror *)w, -1);
+}
+
 void ig_gw_mirror_start(ig_gw_loop *loop, ig_gw_mirror_job *job, uint64_t rnd)
 {
     mirror *m = calloc(1, sizeof *m);
@@ -204,6 +209,7 @@ void ig_gw_mirror_start(ig_gw_loop *loop, ig_gw_mirror_job *job, uint64_t rnd)
     m->w.fd = -1;
     m->w.on_io = on_io;
     m->w.on_deadline = on_deadline;
+    m->w.on_shutdown = on_shutdown;
     m->w.deadline_ns = job->deadline_ns;
     ig_http1_begin(&m->resp, false);
     m->resp.on_body = on_body;

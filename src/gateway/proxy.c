@@ -1182,8 +1182,8 @@ static bool on_response_head(gw_upstream *u)
         ig_gw_slice ct = header_slice(r, "Content-Type"),
                     hl = header_slice(r, "Inference-Header-Content-Length");
         if (ct.len + hl.len <= sizeof rq->resp_hdrs) {
-            memcpy(rq->resp_hdrs, ct.ptr, ct.len);
-            memcpy(rq->resp_hdrs + ct.len, hl.ptr, hl.len);
+            if (ct.len) memcpy(rq->resp_hdrs, ct.ptr, ct.len);
+            if (hl.len) memcpy(rq->resp_hdrs + ct.len, hl.ptr, hl.len);
             rq->resp_ctype = (ig_gw_slice){rq->resp_hdrs, ct.len};
             rq->resp_ihcl = (ig_gw_slice){rq->resp_hdrs + ct.len, hl.len};
         } else {
@@ -1406,6 +1406,11 @@ static void client_close(gw_client *c)
     ig_gw_loop_retire(c->wk->loop, &c->w, client_release_mem);
 }
 
+static void client_shutdown(ig_gw_watch *w)
+{
+    client_close(container_of(w, gw_client, w));
+}
+
 static void client_deadline(ig_gw_watch *w, uint64_t now)
 {
     gw_client *c = container_of(w, gw_client, w);
@@ -1558,6 +1563,7 @@ static void accept_clients(ig_gw_worker *wk, int lfd, bool admin)
         c->w.fd = fd;
         c->w.on_io = client_on_io;
         c->w.on_deadline = client_deadline;
+        c->w.on_shutdown = client_shutdown;
         if (ss.ss_family == AF_INET)
             inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->peer_ip, sizeof c->peer_ip);
         else if (ss.ss_family == AF_INET6)
@@ -1747,19 +1753,14 @@ void ig_gw_worker_free(ig_gw_worker *wk)
     ig_gw_worker_stop(wk);
     if (wk->listen_w.fd >= 0) close(wk->listen_w.fd);
     if (wk->admin_w.fd >= 0) close(wk->admin_w.fd);
+    for (idle_bucket *b = wk->idle; b; b = b->next)
+        while (b->head) upstream_close(b->head);
+    /* Connections still open (a drain that timed out) end here, with their requests. */
+    ig_gw_loop_free(wk->loop);
     for (idle_bucket *b = wk->idle, *nb; b; b = nb) {
         nb = b->next;
-        for (gw_upstream *u = b->head, *nu; u; u = nu) {
-            nu = u->idle_next;
-            upstream_uncharge(u);
-            close(u->w.fd);
-            bytes_free(&u->in);
-            free(u);
-        }
         free(b);
     }
-    /* Client connections still open at exit belong to a process that is ending. */
     ig_gw_config_release(wk->cfg);
-    ig_gw_loop_free(wk->loop);
     free(wk);
 }

@@ -81,6 +81,8 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+            # a clean exit: drained, and (in the sanitizer build) no leak or error reported
+            check("gateway exits 0 on SIGTERM", self.proc.returncode == 0, self.output())
         return self.proc.returncode
 
 
