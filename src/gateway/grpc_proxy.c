@@ -4,6 +4,7 @@
  * Unary calls go upstream as one batch, so a failed try can go again before the client saw anything;
  * streams are pumped message by message in both directions. */
 #include "gateway/grpc_proxy.h"
+#include "net/grpc_core.h"
 
 #include <grpc/byte_buffer.h>
 #include <grpc/byte_buffer_reader.h>
@@ -383,15 +384,20 @@ static void on_up_done(gp_tag *t, bool ok)
     call_unref(c);
 }
 
+/* Picks an endpoint and its channel; when there is none, the call is finished UNAVAILABLE. */
+static bool pick_or_finish(gp_call *c)
+{
+    if (pick(c)) return true;
+    if (c->ep) record_try(c, GRPC_STATUS_UNAVAILABLE);
+    record_final(c, GRPC_STATUS_UNAVAILABLE);
+    finish_local(c, GRPC_STATUS_UNAVAILABLE,
+                 c->ep ? "cannot open a channel to the upstream" : "no upstream endpoint is available");
+    return false;
+}
+
 static void try_unary(gp_call *c)
 {
-    if (!pick(c)) {
-        if (c->ep) record_try(c, GRPC_STATUS_UNAVAILABLE);
-        record_final(c, GRPC_STATUS_UNAVAILABLE);
-        finish_local(c, GRPC_STATUS_UNAVAILABLE,
-                     c->ep ? "cannot open a channel to the upstream" : "no upstream endpoint is available");
-        return;
-    }
+    if (!pick_or_finish(c)) return;
     grpc_op ops[6] = {{.op = GRPC_OP_SEND_INITIAL_METADATA},  {.op = GRPC_OP_SEND_MESSAGE},
                       {.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT}, {.op = GRPC_OP_RECV_INITIAL_METADATA},
                       {.op = GRPC_OP_RECV_MESSAGE},           {.op = GRPC_OP_RECV_STATUS_ON_CLIENT}};
@@ -521,13 +527,7 @@ static void on_up_status(gp_tag *t, bool ok)
 
 static void start_stream(gp_call *c)
 {
-    if (!pick(c)) {
-        if (c->ep) record_try(c, GRPC_STATUS_UNAVAILABLE);
-        record_final(c, GRPC_STATUS_UNAVAILABLE);
-        finish_local(c, GRPC_STATUS_UNAVAILABLE,
-                     c->ep ? "cannot open a channel to the upstream" : "no upstream endpoint is available");
-        return;
-    }
+    if (!pick_or_finish(c)) return;
     pthread_mutex_lock(&c->lock);
     grpc_op st = {.op = GRPC_OP_RECV_STATUS_ON_CLIENT};
     st.data.recv_status_on_client.trailing_metadata = &c->up_trailing;
@@ -781,18 +781,8 @@ ig_gw_grpc *ig_gw_grpc_start(ig_gw_shared *sh, const char *listen, int64_t max_m
     g->shutdown_tag.fn = on_shutdown;
     pthread_mutex_init(&g->ch_lock, NULL);
     grpc_init();
-    if (max_message_bytes <= 0 || max_message_bytes > INT32_MAX) max_message_bytes = INT32_MAX;
-    grpc_arg args[] = {
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = (int)max_message_bytes}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = -1}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MAX_PING_STRIKES, {.integer = 2}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, {.integer = 10000}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONCURRENT_STREAMS, {.integer = 1024}},
-    };
-    grpc_channel_args ca = {sizeof args / sizeof args[0], args};
-    g->server = grpc_server_create(&ca, NULL);
-    g->cq = grpc_completion_queue_create_for_next(NULL);
-    grpc_server_register_completion_queue(g->server, g->cq, NULL);
+    if (max_message_bytes <= 0) max_message_bytes = INT32_MAX;
+    g->server = ig_grpc_core_server((size_t)max_message_bytes, &g->cq);
     grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
     g->port = grpc_server_add_http2_port(g->server, listen, creds);
     grpc_server_credentials_release(creds);

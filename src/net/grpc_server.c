@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "net/grpc_core.h"
 #include "net/grpc_int.h"
 
 static const char *const method_paths[IG__GRPC_N_METHODS] = {
@@ -330,19 +331,7 @@ int ig_grpc_server_start(ig_serving *sv, const ig_grpc_options *opts, ig_grpc_se
     g->shutdown_tag.fn = on_shutdown;
     grpc_init();
 
-    /* Keepalive pings from clients at most every 10 s without calls are tolerated; more get the
-     * connection closed after two strikes, which bounds ping floods. */
-    grpc_arg args[] = {
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = (int)g->opts.max_message_bytes}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = -1}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MAX_PING_STRIKES, {.integer = 2}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, {.integer = 10000}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONCURRENT_STREAMS, {.integer = 100}},
-    };
-    grpc_channel_args ca = {sizeof args / sizeof args[0], args};
-    g->server = grpc_server_create(&ca, NULL);
-    g->cq = grpc_completion_queue_create_for_next(NULL);
-    grpc_server_register_completion_queue(g->server, g->cq, NULL);
+    g->server = ig_grpc_core_server(g->opts.max_message_bytes, &g->cq);
     for (int m = 0; m < IG__GRPC_N_METHODS; m++)
         g->methods[m] = grpc_server_register_method(
             g->server, method_paths[m], NULL,
