@@ -4,10 +4,12 @@
 #
 #   bench/gateway_vs_nginx.sh [rounds] [seconds]        (defaults: 5 rounds, 10 s)
 #
-# Each round runs wrk -t2 -c64 against: the first replica directly (the no-proxy baseline), nginx
+# Each round runs wrk against: the first replica directly (the no-proxy baseline), nginx
 # (worker_processes 2, upstream keepalive 64, HTTP/1.1, as ../shared/bench/http_ceiling.sh) and
-# infergate gateway (workers 2, p2c), in an order that rotates every round. Added latency is
-# p50(through proxy) - p50(direct) of the same round. Prints one RESULT line per run and medians.
+# infergate gateway (workers 2, p2c), in an order that rotates every round, twice: loaded
+# (-t2 -c64: requests/s) and unloaded (-t1 -c1: the latency a proxy adds when nothing queues).
+# Added latency is p50(through proxy) - p50(direct) of the same round and load. Prints one RESULT
+# line per run and medians.
 # Needs: build/infergate, wrk, nginx (scripts/install-deps.sh --bench).
 set -euo pipefail
 ROUNDS=${1:-5}
@@ -78,17 +80,19 @@ for p in "$B1" "$B2" "$NG" "$GW"; do
 done
 
 export INFER_INPUT=features INFER_SHAPE=1,4
-run() { # NAME PORT ROUND
-  local out
-  out=$(wrk -t2 -c64 -d"${DUR}s" --latency -s "$ROOT/bench/infer_binary.lua" "http://127.0.0.1:$2/v2/models/linear/infer")
-  echo "RESULT $1 round=$3 rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") p50=$(awk '$1=="50%" {print $2}' <<<"$out") p99=$(awk '$1=="99%" {print $2}' <<<"$out") $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ' || true)"
+run() { # NAME PORT ROUND [wrk load args]
+  local out name=$1 port=$2 round=$3
+  shift 3
+  out=$(wrk "$@" -d"${DUR}s" --latency -s "$ROOT/bench/infer_binary.lua" "http://127.0.0.1:$port/v2/models/linear/infer")
+  echo "RESULT $name round=$round rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") p50=$(awk '$1=="50%" {print $2}' <<<"$out") p99=$(awk '$1=="99%" {print $2}' <<<"$out") $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ' || true)"
 }
 names=(direct nginx gateway)
 ports=("$B1" "$NG" "$GW")
 for r in $(seq "$ROUNDS"); do
   for k in 0 1 2; do
     i=$(( (k + r) % 3 ))
-    run "${names[$i]}" "${ports[$i]}" "$r"
+    run "${names[$i]}" "${ports[$i]}" "$r" -t2 -c64
+    run "${names[$i]}1" "${ports[$i]}" "$r" -t1 -c1
   done
 done | tee "$TMP/results.txt"
 
@@ -109,5 +113,12 @@ for name in ("direct", "nginx", "gateway"):
     print("MEDIAN %-8s rps=%.0f p50_ms=%.3f p99_ms=%.3f" % (name, med(r[name][0] for r in rounds.values()),
           med(r[name][1] for r in rounds.values()), med(r[name][2] for r in rounds.values())))
 print("gateway/nginx rps: median %.2fx (rounds %s)" % (med(rps_ratio), " ".join("%.2f" % x for x in rps_ratio)))
-print("added p50 ms: gateway %.3f, nginx %.3f (medians over rounds)" % (med(add_g), med(add_n)))
+print("added p50 ms at 64 connections: gateway %.3f, nginx %.3f (medians over rounds)" % (med(add_g), med(add_n)))
+for name in ("direct1", "nginx1", "gateway1"):
+    print("MEDIAN %-8s rps=%.0f p50_ms=%.3f p99_ms=%.3f" % (name, med(r[name][0] for r in rounds.values()),
+          med(r[name][1] for r in rounds.values()), med(r[name][2] for r in rounds.values())))
+a1g = [r["gateway1"][1] - r["direct1"][1] for r in rounds.values()]
+a1n = [r["nginx1"][1] - r["direct1"][1] for r in rounds.values()]
+print("added p50 ms at 1 connection: gateway %.3f, nginx %.3f (medians; rounds gateway %s, nginx %s)" % (
+    med(a1g), med(a1n), " ".join("%.3f" % x for x in a1g), " ".join("%.3f" % x for x in a1n)))
 PY
