@@ -69,8 +69,10 @@ static bool load_route(ig_gw_config *g, const ig_conf_node *r, const char *const
         /* Without a pool of its own, the route's rollout must split (a shadow alone picks nothing). */
         ig_rollout_pick pick;
         if (route->rollout) ig_rollout_choose(route->rollout, NULL, NULL, NULL, 0, &pick);
-        if (!route->rollout || pick.pool < 0)
-            return ig_conf_fail(g->conf, r, err, "route needs a pool or a split");
+        if (!route->rollout || pick.pool < 0) {
+            ig_conf_fail(g->conf, r, err, "route needs a pool or a split");
+            goto fail;
+        }
     }
     if (!ig_conf_no_unknown(g->conf, r, err)) goto fail;
     g->n_routes++;
