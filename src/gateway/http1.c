@@ -121,10 +121,12 @@ static size_t count_headers(const ig_http1_msg *m, const char *name)
 }
 
 /* Where the head ends: the offset after CRLFCRLF, 0 when not there yet, -1 when a bare LF ends a
- * line first (never accepted: it is how requests are smuggled past lenient parsers). */
-static ptrdiff_t head_end(const char *buf, size_t len)
+ * line first (never accepted: it is how requests are smuggled past lenient parsers), -2 for obs-fold.
+ * The search resumes at *scanned, so a head that arrives a byte at a time costs linear time; a final
+ * LF is looked at again once the byte after it (a fold?) has arrived. */
+static ptrdiff_t head_end(const char *buf, size_t len, size_t *scanned)
 {
-    for (size_t i = 0; i < len; i++) {
+    for (size_t i = *scanned; i < len; i++) {
         if (buf[i] == '\0') return -1;
         if (buf[i] != '\n') continue;
         if (i == 0 || buf[i - 1] != '\r') return -1;
@@ -132,12 +134,13 @@ static ptrdiff_t head_end(const char *buf, size_t len)
         /* obs-fold: a line that starts with a space or tab continues the previous one */
         if (i + 1 < len && (buf[i + 1] == ' ' || buf[i + 1] == '\t')) return -2;
     }
+    *scanned = len && buf[len - 1] == '\n' ? len - 1 : len;
     return 0;
 }
 
 int ig_http1_head(ig_http1_msg *m, const char *buf, size_t len)
 {
-    ptrdiff_t end = head_end(buf, len < IG_HTTP1_MAX_HEAD ? len : IG_HTTP1_MAX_HEAD);
+    ptrdiff_t end = head_end(buf, len < IG_HTTP1_MAX_HEAD ? len : IG_HTTP1_MAX_HEAD, &m->head_scanned);
     if (end == -1) return fail(m, 400, "bare LF or NUL in the request head");
     if (end == -2) return fail(m, 400, "folded header lines are not accepted");
     if (end == 0) {

@@ -23,7 +23,8 @@ typedef struct ig_http1_msg {
     http_parser parser;
     bool request;
     bool head_done, done;
-    bool no_body; /* a response to HEAD, or 1xx/204/304 */
+    bool no_body;        /* a response to HEAD, or 1xx/204/304 */
+    size_t head_scanned; /* bytes already searched for the end of the head (a slow head is scanned once) */
     /* head, valid while the buffer it was parsed from is not moved */
     const char *url;
     size_t url_len;
