@@ -788,12 +788,7 @@ ig_gw_grpc *ig_gw_grpc_start(ig_gw_shared *sh, const char *listen, int64_t max_m
     grpc_server_credentials_release(creds);
     if (g->port <= 0) {
         ig_error_set(err, IG_EIO, "gRPC: cannot listen on %s", listen);
-        grpc_server_destroy(g->server);
-        grpc_completion_queue_shutdown(g->cq);
-        while (grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-               GRPC_QUEUE_SHUTDOWN) {
-        }
-        grpc_completion_queue_destroy(g->cq);
+        ig_grpc_core_server_discard(g->server, g->cq);
         grpc_shutdown();
         pthread_mutex_destroy(&g->ch_lock);
         free(g);

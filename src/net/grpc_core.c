@@ -1,6 +1,7 @@
 /* gRPC core server creation with the shared limits (see grpc_core.h). */
 #include "net/grpc_core.h"
 
+#include <grpc/support/time.h>
 #include <stdint.h>
 
 grpc_server *ig_grpc_core_server(size_t max_message_bytes, grpc_completion_queue **cq)
@@ -18,4 +19,14 @@ grpc_server *ig_grpc_core_server(size_t max_message_bytes, grpc_completion_queue
     *cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(server, *cq, NULL);
     return server;
+}
+
+void ig_grpc_core_server_discard(grpc_server *server, grpc_completion_queue *cq)
+{
+    grpc_server_destroy(server);
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(cq);
 }

@@ -11,5 +11,7 @@
 /* A new server (not started) with one completion queue for `next` registered; grpc_init is the
  * caller's. max_message_bytes above INT32_MAX is clamped. */
 grpc_server *ig_grpc_core_server(size_t max_message_bytes, grpc_completion_queue **cq);
+/* Frees a server that never started (its port could not be bound) and drains and frees its queue. */
+void ig_grpc_core_server_discard(grpc_server *server, grpc_completion_queue *cq);
 
 #endif

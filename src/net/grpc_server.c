@@ -357,12 +357,7 @@ int ig_grpc_server_start(ig_serving *sv, const ig_grpc_options *opts, ig_grpc_se
     if (g->port <= 0) {
         ig_error_set(err, IG_EIO, "gRPC: cannot listen on %s%s", addr,
                      opts->tls ? " (or the TLS certificate/key was refused)" : "");
-        grpc_server_destroy(g->server);
-        grpc_completion_queue_shutdown(g->cq);
-        while (grpc_completion_queue_next(g->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-               GRPC_QUEUE_SHUTDOWN) {
-        }
-        grpc_completion_queue_destroy(g->cq);
+        ig_grpc_core_server_discard(g->server, g->cq);
         grpc_shutdown();
         free(g);
         return err->code;
