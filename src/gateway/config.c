@@ -148,6 +148,7 @@ ig_gw_config *ig_gw_config_load(const char *path, ig_rollout_log_fn decision_log
         goto fail;
     if (!load_pools(g, root, err) || !load_routes(g, root, err)) goto fail;
     if (!(g->rate_limit = ig_ratelimit_from_conf(c, ig_conf_get(root, "rate_limits"), err))) goto fail;
+    g->limits_count_elements = ig_ratelimit_counts_elements(g->rate_limit);
     const ig_conf_node *auth = ig_conf_get(root, "auth");
     if (auth && !(g->auth = ig_auth_from_conf(c, auth, g->dir, err))) goto fail;
     const ig_conf_node *tls = ig_conf_get(root, "tls");

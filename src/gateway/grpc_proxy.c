@@ -275,7 +275,6 @@ static void on_status(gp_tag *t, bool ok)
 static void finish_local(gp_call *c, grpc_status_code code, const char *msg)
 {
     c->final_status = ig_gw_grpc_http_status(code);
-    if (c->route) atomic_fetch_add_explicit(&c->route->stats->local_errors, 1, memory_order_relaxed);
     if (c->has_local_details) grpc_slice_unref(c->local_details);
     c->local_details = grpc_slice_from_copied_string(msg);
     c->has_local_details = true;

@@ -267,7 +267,7 @@ static bool request_within_limits(gw_client *c)
     gw_request *rq = &c->rq;
     const ig_gw_config *cfg = rq->cfg;
     ig_rl_request lr = {.key = rq->principal, .model = rq->model[0] ? rq->model : NULL};
-    if (ig_ratelimit_counts_elements(cfg->rate_limit) && c->req.done) {
+    if (cfg->limits_count_elements && c->req.done) {
         size_t hlen;
         const char *h = ig_http1_find(&c->req, "Inference-Header-Content-Length", &hlen);
         size_t json_len = c->body_len;
@@ -416,7 +416,7 @@ void ig__gw_request_start(gw_client *c)
     c->w.deadline_ns = rq->deadline_ns;
     if (!ig__gw_request_authenticated(c, false)) return ig__gw_request_local_end(c);
     /* Limits that charge tensor elements read them from the body: it is held whole first. */
-    if (ig_ratelimit_counts_elements(rq->cfg->rate_limit) && !c->req.done) return await_body(c, AWAIT_LIMITS);
+    if (rq->cfg->limits_count_elements && !c->req.done) return await_body(c, AWAIT_LIMITS);
     request_continue(c);
 }
 

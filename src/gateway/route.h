@@ -15,7 +15,7 @@
 #include "obs/metrics.h"
 
 typedef struct ig_gw_route_stats {
-    atomic_uint_fast64_t requests, responses_2xx, responses_4xx, responses_5xx, retries, local_errors;
+    atomic_uint_fast64_t requests, responses_2xx, responses_4xx, responses_5xx, retries;
     atomic_uint_fast64_t shadow_same, shadow_differ, shadow_error; /* shadow comparisons */
     ig_histogram latency_us;
 } ig_gw_route_stats;
