@@ -149,20 +149,15 @@ void ig__gw_client_local_response(gw_client *c, int status, const char *ctype, c
 /* An Open Inference Protocol error body: {"error":"..."} with the message JSON-escaped. */
 void ig__gw_client_error(gw_client *c, int status, const char *msg, const char *extra, bool close)
 {
-    char body[600];
     size_t n = 0;
-    n += (size_t)snprintf(body, sizeof body, "{\"error\":\"");
-    for (const char *p = msg; *p && n < sizeof body - 8; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"' || ch == '\\')
-            body[n++] = '\\', body[n++] = (char)ch;
-        else if (ch < 0x20)
-            n += (size_t)snprintf(body + n, sizeof body - n, "\\u%04x", ch);
-        else
-            body[n++] = (char)ch;
+    char *body = ig_oip_error_json(msg, &n);
+    if (!body) {
+        /* out of memory: the status alone still tells the client */
+        ig__gw_client_local_response(c, status, "application/json", "", 0, extra ? extra : "", true);
+        return;
     }
-    n += (size_t)snprintf(body + n, sizeof body - n, "\"}");
     ig__gw_client_local_response(c, status, "application/json", body, n, extra ? extra : "", close);
+    free(body);
 }
 
 /* ---- client connections ---- */

@@ -182,9 +182,16 @@ routes:
         check("proxy: per-endpoint latency histogram", "infergate_gateway_endpoint_request_duration_us_bucket" in m)
         check("proxy: upstream pool metrics", 'infergate_gateway_upstream_requests_total{pool="stable"}' in m
               and 'infergate_gateway_upstream_request_duration_us_count{pool="stable"}' in m, m[:800])
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=5) as sk:
+            sk.sendall(b'GET /v2/health/ready?a="b\\c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+            quoted = sk.recv(100)
+        check("proxy: a path with a quote is proxied", quoted.startswith(b"HTTP/1.1 200"), quoted)
+        time.sleep(0.2)
         with open(f"{tmp}/access.log") as f:
             lines = [json.loads(x) for x in f.read().splitlines()]
         check("proxy: JSON access log", any(x["request_id"] == "abc-123" and x["status"] == 200 for x in lines), lines[:2])
+        check("proxy: quotes and backslashes in a path stay inside the log's JSON",
+              any(x["path"] == '/v2/health/ready?a="b\\c' for x in lines), [x["path"] for x in lines])
     finally:
         check("proxy: SIGTERM exits 0", gw.stop() == 0, gw.output())
 
