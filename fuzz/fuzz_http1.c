@@ -14,8 +14,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *buf = (const char *)data + 2;
     size_t len = size - 2;
     ig_http1_msg m;
-    m.no_body = (data[0] & 2) != 0; /* a response to HEAD */
-    ig_http1_begin(&m, request);
+    ig_http1_begin(&m, request         ? IG_HTTP1_REQUEST
+                       : (data[0] & 2) ? IG_HTTP1_RESPONSE_TO_HEAD
+                                       : IG_HTTP1_RESPONSE);
     /* The head arrives in growing prefixes, as the proxy sees it. */
     size_t have = 0;
     int r = 0;

@@ -106,7 +106,7 @@ int ig_cli_serve(int argc, char **argv)
     bool strict = true;
     const char **load = calloc((size_t)argc + 1, sizeof(char *));
     int n_load = 0, status = 2;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every flag takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool has = v != NULL;
         if (!strcmp(a, "--help")) {
@@ -174,7 +174,6 @@ int ig_cli_serve(int argc, char **argv)
             ig_cli_fail("serve", 2, "unexpected argument '%s' (see 'infergate serve --help')", a);
             goto done;
         }
-        i++;
     }
     if (!repo) {
         ig_cli_fail("serve", 2, "--model-repository is required (see 'infergate serve --help')");

@@ -37,7 +37,7 @@ static int on_headers_complete(http_parser *p)
 {
     ig_http1_msg *m = p->data;
     m->head_done = true;
-    /* A response without a body: the caller marked it (HEAD) or its status says so. */
+    /* A response without a body: it answers a HEAD or its status says so. */
     if (!m->request &&
         (m->no_body || p->status_code / 100 == 1 || p->status_code == 204 || p->status_code == 304)) {
         m->no_body = true;
@@ -70,9 +70,8 @@ static const http_parser_settings settings = {
     .on_message_complete = on_message_complete,
 };
 
-void ig_http1_begin(ig_http1_msg *m, bool request)
+void ig_http1_begin(ig_http1_msg *m, ig_http1_kind kind)
 {
-    bool no_body = m->no_body && !request; /* set by the caller before begin for HEAD */
     memset(m, 0, offsetof(ig_http1_msg, headers));
     m->n_headers = 0;
     m->head_len = 0;
@@ -84,9 +83,9 @@ void ig_http1_begin(ig_http1_msg *m, bool request)
     m->error = NULL;
     m->on_body = NULL;
     m->body_ctx = NULL;
-    m->request = request;
-    m->no_body = no_body;
-    http_parser_init(&m->parser, request ? HTTP_REQUEST : HTTP_RESPONSE);
+    m->request = kind == IG_HTTP1_REQUEST;
+    m->no_body = kind == IG_HTTP1_RESPONSE_TO_HEAD;
+    http_parser_init(&m->parser, m->request ? HTTP_REQUEST : HTTP_RESPONSE);
     m->parser.data = m;
 }
 

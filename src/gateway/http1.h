@@ -43,8 +43,11 @@ typedef struct ig_http1_msg {
     void *body_ctx;
 } ig_http1_msg;
 
-/* Starts a new message (request or response). */
-void ig_http1_begin(ig_http1_msg *m, bool request);
+/* What a message is: which parser reads it, and whether a response can carry a body at all. */
+typedef enum { IG_HTTP1_REQUEST, IG_HTTP1_RESPONSE, IG_HTTP1_RESPONSE_TO_HEAD } ig_http1_kind;
+
+/* Starts a new message; every field of *m is set, so it may be uninitialized. */
+void ig_http1_begin(ig_http1_msg *m, ig_http1_kind kind);
 /* Parses the head if buf[0..len) holds a complete one. Returns 1 when the head is done, 0 when more
  * bytes are needed, -1 on error (m->error_status, m->error). */
 int ig_http1_head(ig_http1_msg *m, const char *buf, size_t len);

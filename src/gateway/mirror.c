@@ -211,7 +211,7 @@ void ig_gw_mirror_start(ig_gw_loop *loop, ig_gw_mirror_job *job, uint64_t rnd)
     m->w.on_deadline = on_deadline;
     m->w.on_shutdown = on_shutdown;
     m->w.deadline_ns = job->deadline_ns;
-    ig_http1_begin(&m->resp, false);
+    ig_http1_begin(&m->resp, IG_HTTP1_RESPONSE);
     m->resp.on_body = on_body;
     m->resp.body_ctx = m;
     ig_gw_pool *pool = job->cfg->pools[job->shadow_pool];

@@ -343,7 +343,7 @@ static void accept_clients(ig_gw_worker *wk, int lfd, bool admin)
             inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, c->peer_ip, sizeof c->peer_ip);
         else if (ss.ss_family == AF_INET6)
             inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, c->peer_ip, sizeof c->peer_ip);
-        ig_http1_begin(&c->req, true);
+        ig_http1_begin(&c->req, IG_HTTP1_REQUEST);
         ig_gw_config *cfg = ig__gw_worker_config(wk);
         /* The header timeout also bounds the TLS handshake. */
         c->w.deadline_ns = ig_gw_loop_now(wk->loop) + (uint64_t)cfg->header_timeout_ms * 1000000u;

@@ -132,7 +132,7 @@ void ig__gw_request_end(gw_client *c)
             c->in.cap = IN_INITIAL;
         }
     }
-    ig_http1_begin(&c->req, true);
+    ig_http1_begin(&c->req, IG_HTTP1_REQUEST);
     c->w.deadline_ns =
         ig_gw_loop_now(c->wk->loop) + (uint64_t)(c->wk->cfg ? c->wk->cfg->idle_timeout_ms : 60000) * 1000000u;
 }

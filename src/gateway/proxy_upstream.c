@@ -164,8 +164,8 @@ static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, sockle
     u->head_off = u->body_off = 0;
     u->got_bytes = u->paused = false;
     u->in.len = 0;
-    u->resp.no_body = c->req.parser.method == HTTP_HEAD;
-    ig_http1_begin(&u->resp, false);
+    ig_http1_begin(&u->resp,
+                   c->req.parser.method == HTTP_HEAD ? IG_HTTP1_RESPONSE_TO_HEAD : IG_HTTP1_RESPONSE);
     if (c->rq.shadow_pool >= 0 || c->rq.has_cache_key) {
         c->rq.capture.len = 0;
         c->rq.capture_overflow = false;

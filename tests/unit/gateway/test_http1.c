@@ -17,7 +17,7 @@ static void test_heads(void)
 {
     ig_http1_msg m;
     const char *req = "POST /v2/models/m/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc";
-    ig_http1_begin(&m, true);
+    ig_http1_begin(&m, IG_HTTP1_REQUEST);
     CHECK_EQ_INT(head_bytewise(&m, req), 1);
     CHECK_EQ_INT(m.content_length, 3);
     CHECK_EQ_INT(m.head_len, strlen(req) - 3);
@@ -40,7 +40,7 @@ static void test_heads(void)
         {"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 400},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        ig_http1_begin(&m, true);
+        ig_http1_begin(&m, IG_HTTP1_REQUEST);
         CHECK_EQ_INT(head_bytewise(&m, bad[i].text), -1);
         CHECK_EQ_INT(m.error_status, bad[i].status);
     }
@@ -51,7 +51,7 @@ static void test_bodies(void)
     ig_http1_msg m;
     const char *two = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
                       "3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n";
-    ig_http1_begin(&m, true);
+    ig_http1_begin(&m, IG_HTTP1_REQUEST);
     CHECK_EQ_INT(ig_http1_head(&m, two, strlen(two)), 1);
     CHECK(m.chunked);
     const char *body = two + m.head_len;
@@ -60,14 +60,12 @@ static void test_bodies(void)
     CHECK_EQ_INT(used, (ptrdiff_t)strlen("3\r\nabc\r\n0\r\n\r\n")); /* framing included, next request left */
 
     const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-    m.no_body = true; /* a response to HEAD: the length describes no bytes */
-    ig_http1_begin(&m, false);
+    ig_http1_begin(&m, IG_HTTP1_RESPONSE_TO_HEAD); /* the length describes no bytes */
     CHECK_EQ_INT(ig_http1_head(&m, resp, strlen(resp)), 1);
     CHECK(m.done && m.status == 200);
 
     const char *until_close = "HTTP/1.1 200 OK\r\n\r\nrest";
-    m.no_body = false;
-    ig_http1_begin(&m, false);
+    ig_http1_begin(&m, IG_HTTP1_RESPONSE);
     CHECK_EQ_INT(ig_http1_head(&m, until_close, strlen(until_close)), 1);
     CHECK_EQ_INT(ig_http1_body(&m, until_close + m.head_len, 4), 4);
     CHECK(!m.done && ig_http1_eof(&m));

@@ -151,8 +151,9 @@ static void test_garbage(void)
         ONE("BYTES", "[1]", "[1]"),
         ONE("FP32", "[1]", "[{}]"),
         ONE("FP32", "[100000000000,100000000000,100000000000]", "[1]"),
-        "{\"outputs\":[{\"name\":\"y\",\"datatype\":\"FP32\",\"shape\":[1],\"parameters\":{\"binary_data_"
-        "size\":4}}]}",
+        /* announces binary data that never follows */
+        ("{\"outputs\":[{\"name\":\"y\",\"datatype\":\"FP32\",\"shape\":[1],\"parameters\":{\"binary_data_"
+         "size\":4}}]}"),
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         CHECK(cmp_json(bad[i], good, 1, 1) < 0);

@@ -11,7 +11,7 @@
 
 static float frand(void)
 {
-    return (float)rand() / RAND_MAX * 2.f - 1.f;
+    return (float)((double)rand() / RAND_MAX * 2.0 - 1.0);
 }
 
 static ig_tensor mk(int ndim, const int64_t *dims)
