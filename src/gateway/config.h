@@ -35,10 +35,10 @@ typedef struct ig_gw_config {
     size_t n_pools;
     ig_gw_route *routes;
     size_t n_routes;
-    ig_ratelimit *rate_limit; /* never NULL: no rules allows everything */
+    ig_ratelimit *rate_limit;   /* never NULL: no rules allows everything */
     bool limits_count_elements; /* a rule charges tensor elements: requests are held whole first */
-    ig_auth *auth;            /* NULL: no authentication (the admin listener is then open too) */
-    ig_gw_tls *tls;           /* NULL: the client listener speaks plain HTTP (the admin one always does) */
+    ig_auth *auth;              /* NULL: no authentication (the admin listener is then open too) */
+    ig_gw_tls *tls;             /* NULL: the client listener speaks plain HTTP (the admin one always does) */
     /* where rollout decisions go (set before load; the gateway's log) */
     ig_rollout_log_fn decision_log;
     void *decision_log_ctx;

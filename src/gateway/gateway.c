@@ -276,7 +276,7 @@ int ig_gateway_reload(ig_gateway *g, ig_error *err)
 void ig_gateway_drain(ig_gateway *g, int64_t timeout_ms)
 {
     atomic_store(&g->sh.draining, true);
-    for (int i = 0; i < g->n_workers; i++) ig_gw_loop_wake_worker(g->workers[i]);
+    for (int i = 0; i < g->n_workers; i++) ig_loop_wake_worker(g->workers[i]);
     ig_gw_grpc_drain(g->grpc);
     uint64_t end = ig_now_ns() + (uint64_t)timeout_ms * 1000000u;
     for (;;) {

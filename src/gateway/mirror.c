@@ -15,8 +15,8 @@
 enum { MIRROR_MAX_RESPONSE = 8 << 20 };
 
 typedef struct mirror {
-    ig_gw_watch w; /* first: the loop hands this pointer back */
-    ig_gw_loop *loop;
+    ig_watch w; /* first: the loop hands this pointer back */
+    ig_loop *loop;
     ig_gw_mirror_job *job;
     ig_gw_endpoint *ep;
     size_t sent;
@@ -37,7 +37,7 @@ static void job_free(ig_gw_mirror_job *job)
     free(job);
 }
 
-static void release_mem(ig_gw_watch *w)
+static void release_mem(ig_watch *w)
 {
     mirror *m = (mirror *)w;
     job_free(m->job);
@@ -57,16 +57,15 @@ static void finish(mirror *m, int result)
                               1, memory_order_relaxed);
     if (job->route->rollout)
         ig_rollout_record_shadow(job->route->rollout, job->shadow_pool, result,
-                                 (int64_t)ig_gw_loop_now(m->loop));
+                                 (int64_t)ig_loop_now(m->loop));
     if (m->ep) {
         ig_gw_pool_record(job->cfg->pools[job->shadow_pool], m->ep,
-                          result < 0 && !m->resp.status ? 0 : m->resp.status,
-                          (int64_t)ig_gw_loop_now(m->loop));
+                          result < 0 && !m->resp.status ? 0 : m->resp.status, (int64_t)ig_loop_now(m->loop));
         ig_gw_endpoint_finish(m->ep);
         m->ep = NULL;
     }
     close(m->w.fd);
-    ig_gw_loop_retire(m->loop, &m->w, release_mem);
+    ig_loop_retire(m->loop, &m->w, release_mem);
 }
 
 static void on_body(void *ctx, const char *at, size_t len)
@@ -115,7 +114,7 @@ static void on_head(mirror *m)
         m->json_len = m->json_len * 10 + (size_t)(v[i] - '0');
 }
 
-static void on_io(ig_gw_watch *w, uint32_t events)
+static void on_io(ig_watch *w, uint32_t events)
 {
     mirror *m = (mirror *)w;
     ig_gw_mirror_job *job = m->job;
@@ -139,7 +138,7 @@ static void on_io(ig_gw_watch *w, uint32_t events)
             return;
         }
         m->sent += (size_t)n;
-        if (m->sent == job->request_len) ig_gw_loop_set(m->loop, w, EPOLLIN | EPOLLRDHUP);
+        if (m->sent == job->request_len) ig_loop_set(m->loop, w, EPOLLIN | EPOLLRDHUP);
     }
     for (;;) {
         if (m->in_cap - m->in_len < 16384) {
@@ -186,18 +185,18 @@ static void on_io(ig_gw_watch *w, uint32_t events)
     }
 }
 
-static void on_deadline(ig_gw_watch *w, uint64_t now)
+static void on_deadline(ig_watch *w, uint64_t now)
 {
     (void)now;
     finish((mirror *)w, -1);
 }
 
-static void on_shutdown(ig_gw_watch *w)
+static void on_shutdown(ig_watch *w)
 {
     finish((mirror *)w, -1);
 }
 
-void ig_gw_mirror_start(ig_gw_loop *loop, ig_gw_mirror_job *job, uint64_t rnd)
+void ig_gw_mirror_start(ig_loop *loop, ig_gw_mirror_job *job, uint64_t rnd)
 {
     mirror *m = calloc(1, sizeof *m);
     if (!m) {
@@ -215,13 +214,13 @@ void ig_gw_mirror_start(ig_gw_loop *loop, ig_gw_mirror_job *job, uint64_t rnd)
     m->resp.on_body = on_body;
     m->resp.body_ctx = m;
     ig_gw_pool *pool = job->cfg->pools[job->shadow_pool];
-    m->ep = ig_gw_pool_pick(pool, rnd, rnd, NULL, (int64_t)ig_gw_loop_now(loop));
+    m->ep = ig_gw_pool_pick(pool, rnd, rnd, NULL, (int64_t)ig_loop_now(loop));
     socklen_t len = 0;
     const struct sockaddr *sa = m->ep ? ig_gw_endpoint_sockaddr(m->ep, &len) : NULL;
     int fd = sa ? socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
     int rc = fd >= 0 ? connect(fd, sa, len) : -1;
     if (fd < 0 || (rc < 0 && errno != EINPROGRESS) ||
-        (m->w.fd = fd, ig_gw_loop_add(loop, &m->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP))) {
+        (m->w.fd = fd, ig_loop_add(loop, &m->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP))) {
         if (fd >= 0) close(fd);
         ig_gw_route_stats *s = job->route->stats;
         atomic_fetch_add_explicit(&s->shadow_error, 1, memory_order_relaxed);

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "gateway/config.h"
-#include "gateway/loop.h"
+#include "net/loop.h"
 
 typedef struct ig_gw_mirror_job {
     ig_gw_config *cfg;        /* a reference the job releases */
@@ -23,6 +23,6 @@ typedef struct ig_gw_mirror_job {
 } ig_gw_mirror_job;
 
 /* Starts the exchange; takes ownership of job (also on failure, which is counted as an error). */
-void ig_gw_mirror_start(ig_gw_loop *loop, ig_gw_mirror_job *job, uint64_t rnd);
+void ig_gw_mirror_start(ig_loop *loop, ig_gw_mirror_job *job, uint64_t rnd);
 
 #endif

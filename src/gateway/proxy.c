@@ -80,7 +80,7 @@ static void client_update_events(gw_client *c)
 {
     uint32_t ev = EPOLLIN | EPOLLRDHUP;
     if (c->out.off < c->out.len || c->tls_wants_out) ev |= EPOLLOUT;
-    ig_gw_loop_set(c->wk->loop, &c->w, ev);
+    ig_loop_set(c->wk->loop, &c->w, ev);
 }
 
 /* The client socket's bytes, through TLS when the listener has it. -1 with errno EAGAIN: wait for the
@@ -88,13 +88,13 @@ static void client_update_events(gw_client *c)
 static ssize_t client_recv(gw_client *c, void *buf, size_t len)
 {
     if (!c->ssl) return read(c->w.fd, buf, len);
-    return ig_gw_tls_read(c->ssl, buf, len, &c->tls_wants_out);
+    return ig_ssl_read(c->ssl, buf, len, &c->tls_wants_out);
 }
 
 static ssize_t client_send(gw_client *c, const void *buf, size_t len)
 {
     if (!c->ssl) return write(c->w.fd, buf, len);
-    return ig_gw_tls_write(c->ssl, buf, len, NULL);
+    return ig_ssl_write(c->ssl, buf, len, NULL);
 }
 
 /* Writes what is pending. Returns false when the connection was closed. */
@@ -123,7 +123,7 @@ bool ig__gw_client_flush(gw_client *c)
     /* The upstream was paused while the client lagged. */
     if (c->up && c->up->paused) {
         c->up->paused = false;
-        ig_gw_loop_set(c->wk->loop, &c->up->w, EPOLLIN | EPOLLRDHUP);
+        ig_loop_set(c->wk->loop, &c->up->w, EPOLLIN | EPOLLRDHUP);
         ig__gw_upstream_read(c->up);
     }
     return true;
@@ -162,7 +162,7 @@ void ig__gw_client_error(gw_client *c, int status, const char *msg, const char *
 
 /* ---- client connections ---- */
 
-static void client_release_mem(ig_gw_watch *w)
+static void client_release_mem(ig_watch *w)
 {
     gw_client *c = container_of(w, gw_client, w);
     bytes_free(&c->in);
@@ -181,18 +181,18 @@ void ig__gw_client_close(gw_client *c)
         ig__gw_request_end(c);
     }
     c->state = C_DONE;
-    ig_gw_tls_close(c->ssl);
+    ig_ssl_close(c->ssl);
     c->ssl = NULL;
     close(c->w.fd);
-    ig_gw_loop_retire(c->wk->loop, &c->w, client_release_mem);
+    ig_loop_retire(c->wk->loop, &c->w, client_release_mem);
 }
 
-static void client_shutdown(ig_gw_watch *w)
+static void client_shutdown(ig_watch *w)
 {
     ig__gw_client_close(container_of(w, gw_client, w));
 }
 
-static void client_deadline(ig_gw_watch *w, uint64_t now)
+static void client_deadline(ig_watch *w, uint64_t now)
 {
     gw_client *c = container_of(w, gw_client, w);
     if (c->state == C_IDLE) {
@@ -233,9 +233,9 @@ void ig__gw_client_process(gw_client *c)
         int r = ig_http1_head(&c->req, c->in.data, c->in.len);
         if (r == 0) {
             if (!c->w.deadline_ns ||
-                c->w.deadline_ns > ig_gw_loop_now(c->wk->loop) +
+                c->w.deadline_ns > ig_loop_now(c->wk->loop) +
                                        (uint64_t)ig__gw_worker_config(c->wk)->header_timeout_ms * 1000000u)
-                c->w.deadline_ns = ig_gw_loop_now(c->wk->loop) +
+                c->w.deadline_ns = ig_loop_now(c->wk->loop) +
                                    (uint64_t)ig__gw_worker_config(c->wk)->header_timeout_ms * 1000000u;
             return;
         }
@@ -278,7 +278,7 @@ void ig__gw_client_process(gw_client *c)
     }
 }
 
-static void client_on_io(ig_gw_watch *w, uint32_t events)
+static void client_on_io(ig_watch *w, uint32_t events)
 {
     gw_client *c = container_of(w, gw_client, w);
     if (events & EPOLLOUT) {
@@ -301,7 +301,7 @@ static void client_on_io(ig_gw_watch *w, uint32_t events)
             /* Half-closed after a complete request: answer it, then close. */
             if (n == 0 && c->state == C_BUSY && c->req.done) {
                 c->close_after_write = true;
-                ig_gw_loop_set(c->wk->loop, &c->w, c->out.off < c->out.len ? EPOLLOUT : 0);
+                ig_loop_set(c->wk->loop, &c->w, c->out.off < c->out.len ? EPOLLOUT : 0);
                 return;
             }
             ig__gw_client_close(c);
@@ -309,7 +309,7 @@ static void client_on_io(ig_gw_watch *w, uint32_t events)
         }
         c->in.len += (size_t)n;
         /* short read: drained (TLS: unless a decrypted record is still buffered) */
-        if ((size_t)n < c->in.cap - c->in.len + (size_t)n && !(c->ssl && ig_gw_tls_pending(c->ssl))) break;
+        if ((size_t)n < c->in.cap - c->in.len + (size_t)n && !(c->ssl && ig_ssl_pending(c->ssl))) break;
     }
     ig__gw_client_process(c);
     if (c->state != C_DONE && c->out.off < c->out.len) ig__gw_client_flush(c);
@@ -346,24 +346,24 @@ static void accept_clients(ig_gw_worker *wk, int lfd, bool admin)
         ig_http1_begin(&c->req, IG_HTTP1_REQUEST);
         ig_gw_config *cfg = ig__gw_worker_config(wk);
         /* The header timeout also bounds the TLS handshake. */
-        c->w.deadline_ns = ig_gw_loop_now(wk->loop) + (uint64_t)cfg->header_timeout_ms * 1000000u;
+        c->w.deadline_ns = ig_loop_now(wk->loop) + (uint64_t)cfg->header_timeout_ms * 1000000u;
         if ((!admin && cfg->tls && !(c->ssl = ig_gw_tls_accept(cfg->tls, fd))) ||
-            ig_gw_loop_add(wk->loop, &c->w, EPOLLIN | EPOLLRDHUP)) {
-            ig_gw_tls_close(c->ssl);
+            ig_loop_add(wk->loop, &c->w, EPOLLIN | EPOLLRDHUP)) {
+            ig_ssl_close(c->ssl);
             close(fd);
             free(c);
         }
     }
 }
 
-static void listener_on_io(ig_gw_watch *w, uint32_t events)
+static void listener_on_io(ig_watch *w, uint32_t events)
 {
     (void)events;
     ig_gw_worker *wk = container_of(w, ig_gw_worker, listen_w);
     accept_clients(wk, w->fd, false);
 }
 
-static void admin_on_io(ig_gw_watch *w, uint32_t events)
+static void admin_on_io(ig_watch *w, uint32_t events)
 {
     (void)events;
     ig_gw_worker *wk = container_of(w, ig_gw_worker, admin_w);
@@ -382,7 +382,7 @@ static void worker_tick(void *arg, uint64_t now)
         for (size_t i = 0; i < cfg->n_routes; i++)
             if (cfg->routes[i].rollout) ig_rollout_tick(cfg->routes[i].rollout, (int64_t)now);
     if (atomic_load_explicit(&wk->sh->draining, memory_order_relaxed) && wk->listen_w.linked) {
-        ig_gw_loop_del(wk->loop, &wk->listen_w);
+        ig_loop_del(wk->loop, &wk->listen_w);
         close(wk->listen_w.fd);
         wk->listen_w.fd = -1;
     }
@@ -391,7 +391,7 @@ static void worker_tick(void *arg, uint64_t now)
 static void *worker_main(void *arg)
 {
     ig_gw_worker *wk = arg;
-    ig_gw_loop_run(wk->loop, worker_tick, wk);
+    ig_loop_run(wk->loop, worker_tick, wk);
     return NULL;
 }
 
@@ -408,17 +408,17 @@ ig_gw_worker *ig_gw_worker_create(ig_gw_shared *sh, int id, const char *listen, 
     wk->listen_w.fd = wk->admin_w.fd = -1;
     wk->rng = ig_now_ns() ^ ((uint64_t)(id + 1) * 0x9E3779B97F4A7C15ULL);
     if (!wk->rng) wk->rng = 1;
-    if (!(wk->loop = ig_gw_loop_create())) {
+    if (!(wk->loop = ig_loop_create())) {
         ig_error_set(err, IG_EIO, "cannot create an event loop: %s", strerror(errno));
         goto fail;
     }
     if ((wk->listen_w.fd = open_listener(listen, err)) < 0) goto fail;
     wk->listen_w.on_io = listener_on_io;
-    if (ig_gw_loop_add(wk->loop, &wk->listen_w, EPOLLIN)) goto fail;
+    if (ig_loop_add(wk->loop, &wk->listen_w, EPOLLIN)) goto fail;
     if (admin) {
         if ((wk->admin_w.fd = open_listener(admin, err)) < 0) goto fail;
         wk->admin_w.on_io = admin_on_io;
-        if (ig_gw_loop_add(wk->loop, &wk->admin_w, EPOLLIN)) goto fail;
+        if (ig_loop_add(wk->loop, &wk->admin_w, EPOLLIN)) goto fail;
     }
     return wk;
 fail:
@@ -436,14 +436,14 @@ int ig_gw_worker_start(ig_gw_worker *wk)
 void ig_gw_worker_stop(ig_gw_worker *wk)
 {
     if (!wk->started) return;
-    ig_gw_loop_stop(wk->loop);
+    ig_loop_stop(wk->loop);
     pthread_join(wk->thread, NULL);
     wk->started = false;
 }
 
-void ig_gw_loop_wake_worker(ig_gw_worker *wk)
+void ig_loop_wake_worker(ig_gw_worker *wk)
 {
-    ig_gw_loop_wake(wk->loop);
+    ig_loop_wake(wk->loop);
 }
 
 int64_t ig_gw_worker_in_flight(const ig_gw_worker *wk)
@@ -460,7 +460,7 @@ void ig_gw_worker_free(ig_gw_worker *wk)
     for (idle_bucket *b = wk->idle; b; b = b->next)
         while (b->head) ig__gw_upstream_close(b->head);
     /* Connections still open (a drain that timed out) end here, with their requests. */
-    ig_gw_loop_free(wk->loop);
+    ig_loop_free(wk->loop);
     for (idle_bucket *b = wk->idle, *nb; b; b = nb) {
         nb = b->next;
         free(b);

@@ -41,7 +41,7 @@ int ig_gw_worker_start(ig_gw_worker *w);
 void ig_gw_worker_stop(ig_gw_worker *w);
 void ig_gw_worker_free(ig_gw_worker *w);
 /* Makes the worker notice a change (drain) now rather than at its next tick. */
-void ig_gw_loop_wake_worker(ig_gw_worker *w);
+void ig_loop_wake_worker(ig_gw_worker *w);
 /* Requests in flight on this worker (read from any thread, for drain). */
 int64_t ig_gw_worker_in_flight(const ig_gw_worker *w);
 

@@ -19,7 +19,7 @@ static void admin_rollout(gw_client *c, char *rest, bool get)
         ig__gw_client_error(c, 404, "no route with a rollout by that name", NULL, !c->req.done);
         return;
     }
-    int64_t now = (int64_t)ig_gw_loop_now(c->wk->loop);
+    int64_t now = (int64_t)ig_loop_now(c->wk->loop);
     if (get && !action) {
         char *json = ig_rollout_status_json(route->rollout);
         if (!json)

@@ -25,7 +25,7 @@
 
 #include "base/clock.h"
 #include "gateway/http1.h"
-#include "gateway/loop.h"
+#include "net/loop.h"
 #include "gateway/mirror.h"
 #include "gateway/proxy.h"
 #include "gateway/response_cache.h"
@@ -40,7 +40,6 @@ enum {
     OUT_HIGH_WATER = 1024 * 1024, /* stop reading the upstream while the client lags this much */
     UPSTREAM_IDLE_MS = 30 * 1000, /* below the upstreams' own keep-alive timeouts */
     MAX_IDLE_PER_ENDPOINT = 256,
-    MAX_CERT_SANS = 8, /* subjectAltNames of a client certificate offered to auth rules */
 };
 
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
@@ -65,10 +64,10 @@ typedef struct idle_bucket {
 struct ig_gw_worker {
     ig_gw_shared *sh;
     int id;
-    ig_gw_loop *loop;
+    ig_loop *loop;
     pthread_t thread;
     bool started;
-    ig_gw_watch listen_w, admin_w;
+    ig_watch listen_w, admin_w;
     ig_gw_config *cfg; /* this worker's reference to the current snapshot */
     uint64_t cfg_gen;
     idle_bucket *idle;
@@ -109,7 +108,7 @@ typedef struct {
 } gw_request;
 
 struct gw_client {
-    ig_gw_watch w;
+    ig_watch w;
     ig_gw_worker *wk;
     bool admin;
     struct sockaddr_storage peer;
@@ -122,21 +121,13 @@ struct gw_client {
     bool close_after_write;
     gw_request rq;
     gw_upstream *up;
-    SSL *ssl;             /* NULL: plain HTTP */
-    bool tls_wants_out;   /* reading waits for the socket to be writable (handshake, alerts) */
-    struct gw_cert *cert; /* the client certificate, read at the first request that needs it */
+    SSL *ssl;              /* NULL: plain HTTP */
+    bool tls_wants_out;    /* reading waits for the socket to be writable (handshake, alerts) */
+    ig_ssl_identity *cert; /* the client certificate, read at the first request that needs it */
 };
 
-/* A TLS client's certificate as auth rules see it. */
-typedef struct gw_cert {
-    char subject[512];
-    char sans[MAX_CERT_SANS][256];
-    const char *san_ptrs[MAX_CERT_SANS];
-    size_t n_sans;
-} gw_cert;
-
 struct gw_upstream {
-    ig_gw_watch w;
+    ig_watch w;
     ig_gw_worker *wk;
     struct sockaddr_storage addr;
     socklen_t addrlen;

@@ -11,7 +11,7 @@ static void log_access(gw_client *c)
     FILE *f = c->wk->sh->access_log;
     if (!f) return;
     gw_request *rq = &c->rq;
-    uint64_t now = ig_gw_loop_now(c->wk->loop);
+    uint64_t now = ig_loop_now(c->wk->loop);
     /* Paths and names are logged as sent; the writer escapes them, so the line stays one JSON object. */
     const char *method = http_method_str((enum http_method)c->req.parser.method);
     ig_json_writer w = {0};
@@ -84,7 +84,7 @@ void ig__gw_request_end(gw_client *c)
                                   : cls == 4 ? &s->responses_4xx
                                              : &s->responses_5xx,
                                   1, memory_order_relaxed);
-        ig_histogram_observe(&s->latency_us, (double)(ig_gw_loop_now(c->wk->loop) - rq->start_ns) / 1000.0);
+        ig_histogram_observe(&s->latency_us, (double)(ig_loop_now(c->wk->loop) - rq->start_ns) / 1000.0);
     }
     if (rq->tries) {
         /* The last try's outcome for its pool (earlier tries count as its retries). */
@@ -94,8 +94,7 @@ void ig__gw_request_end(gw_client *c)
                                   : cls == 4 ? &p->responses_4xx
                                              : &p->responses_5xx,
                                   1, memory_order_relaxed);
-        ig_histogram_observe(&p->latency_us,
-                             (double)(ig_gw_loop_now(c->wk->loop) - rq->try_start_ns) / 1000.0);
+        ig_histogram_observe(&p->latency_us, (double)(ig_loop_now(c->wk->loop) - rq->try_start_ns) / 1000.0);
     }
     log_access(c);
     release_endpoint(rq);
@@ -134,7 +133,7 @@ void ig__gw_request_end(gw_client *c)
     }
     ig_http1_begin(&c->req, IG_HTTP1_REQUEST);
     c->w.deadline_ns =
-        ig_gw_loop_now(c->wk->loop) + (uint64_t)(c->wk->cfg ? c->wk->cfg->idle_timeout_ms : 60000) * 1000000u;
+        ig_loop_now(c->wk->loop) + (uint64_t)(c->wk->cfg ? c->wk->cfg->idle_timeout_ms : 60000) * 1000000u;
 }
 
 /* A request that never reaches an upstream: answered here, then the next one. */
@@ -241,11 +240,7 @@ static const char *header_copy(const ig_http1_msg *m, const char *name, char *bu
  * renegotiation is refused, so the certificate cannot change after the handshake. */
 static void client_cert(gw_client *c, ig_auth_request *ar)
 {
-    if (!c->cert && (c->cert = calloc(1, sizeof *c->cert))) {
-        gw_cert *k = c->cert;
-        k->n_sans = ig_gw_tls_peer(c->ssl, k->subject, sizeof k->subject, k->sans, MAX_CERT_SANS);
-        for (size_t i = 0; i < k->n_sans; i++) k->san_ptrs[i] = k->sans[i];
-    }
+    if (!c->cert && (c->cert = calloc(1, sizeof *c->cert))) ig_ssl_identity_read(c->ssl, c->cert);
     if (!c->cert) return; /* out of memory: no certificate, so mTLS rules do not match */
     ar->cert_subject = c->cert->subject[0] ? c->cert->subject : NULL;
     ar->cert_sans = c->cert->san_ptrs;
@@ -308,7 +303,7 @@ static bool request_within_limits(gw_client *c)
             ig_oip_count_elements(c->in.data + c->req.head_len, json_len, &lr.elements);
     }
     ig_rl_decision d;
-    ig_ratelimit_check(cfg->rate_limit, &lr, (int64_t)ig_gw_loop_now(c->wk->loop), &d);
+    ig_ratelimit_check(cfg->rate_limit, &lr, (int64_t)ig_loop_now(c->wk->loop), &d);
     if (!d.allowed) {
         ig__gw_client_error(c, 429, "rate limit exceeded", d.headers, !c->req.done);
         return false;
@@ -402,7 +397,7 @@ void ig__gw_request_start(gw_client *c)
 {
     ig_gw_worker *wk = c->wk;
     gw_request *rq = &c->rq;
-    rq->start_ns = ig_gw_loop_now(wk->loop);
+    rq->start_ns = ig_loop_now(wk->loop);
     rq->cfg = ig_gw_config_ref(ig__gw_worker_config(wk));
     atomic_fetch_add_explicit(&wk->in_flight, 1, memory_order_relaxed);
     c->state = C_BUSY;

@@ -30,7 +30,7 @@ static void idle_remove(gw_upstream *u)
         }
 }
 
-static void upstream_release_mem(ig_gw_watch *w)
+static void upstream_release_mem(ig_watch *w)
 {
     gw_upstream *u = container_of(w, gw_upstream, w);
     bytes_free(&u->in);
@@ -57,19 +57,19 @@ void ig__gw_upstream_close(gw_upstream *u)
         u->client->up = NULL;
     u->client = NULL;
     close(u->w.fd);
-    ig_gw_loop_retire(u->wk->loop, &u->w, upstream_release_mem);
+    ig_loop_retire(u->wk->loop, &u->w, upstream_release_mem);
 }
 
-static void upstream_idle_deadline(ig_gw_watch *w, uint64_t now)
+static void upstream_idle_deadline(ig_watch *w, uint64_t now)
 {
     (void)now;
     ig__gw_upstream_close(container_of(w, gw_upstream, w));
 }
 
 static void upstream_failed(gw_upstream *u, const char *why);
-static void upstream_on_io(ig_gw_watch *w, uint32_t events);
+static void upstream_on_io(ig_watch *w, uint32_t events);
 
-static void upstream_deadline(ig_gw_watch *w, uint64_t now)
+static void upstream_deadline(ig_watch *w, uint64_t now)
 {
     (void)now;
     gw_upstream *u = container_of(w, gw_upstream, w);
@@ -90,8 +90,8 @@ static void upstream_park(gw_upstream *u)
     b->head = u;
     b->count++;
     u->w.on_deadline = upstream_idle_deadline;
-    u->w.deadline_ns = ig_gw_loop_now(u->wk->loop) + UPSTREAM_IDLE_MS * 1000000ull;
-    ig_gw_loop_set(u->wk->loop, &u->w, EPOLLIN | EPOLLRDHUP);
+    u->w.deadline_ns = ig_loop_now(u->wk->loop) + UPSTREAM_IDLE_MS * 1000000ull;
+    ig_loop_set(u->wk->loop, &u->w, EPOLLIN | EPOLLRDHUP);
 }
 
 enum { CAPTURE_MAX = 8 << 20 };
@@ -148,7 +148,7 @@ static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, sockle
         u->addrlen = len;
         int rc = connect(fd, sa, len);
         if ((rc < 0 && errno != EINPROGRESS) ||
-            ig_gw_loop_add(wk->loop, &u->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP)) {
+            ig_loop_add(wk->loop, &u->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP)) {
             upstream_uncharge(u);
             close(fd);
             free(u);
@@ -174,7 +174,7 @@ static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, sockle
     }
     u->w.on_deadline = upstream_deadline;
     u->w.deadline_ns =
-        u->connecting ? ig_gw_loop_now(wk->loop) + (uint64_t)c->rq.cfg->connect_timeout_ms * 1000000u : 0;
+        u->connecting ? ig_loop_now(wk->loop) + (uint64_t)c->rq.cfg->connect_timeout_ms * 1000000u : 0;
     c->up = u;
     return u;
 }
@@ -190,7 +190,7 @@ static uint64_t hash_key(gw_client *c)
 void ig__gw_try_upstream(gw_client *c)
 {
     gw_request *rq = &c->rq;
-    uint64_t now = ig_gw_loop_now(c->wk->loop);
+    uint64_t now = ig_loop_now(c->wk->loop);
     rq->tries++;
     rq->try_start_ns = now;
     ig_gw_route_stats *ps = rq->cfg->pool_stats[rq->pool_index];
@@ -231,13 +231,13 @@ void ig__gw_upstream_write(gw_upstream *u)
         if (u->body_off < c->body_len)
             iov[n++] = (struct iovec){c->in.data + c->req.head_len + u->body_off, c->body_len - u->body_off};
         if (n == 0) {
-            ig_gw_loop_set(u->wk->loop, &u->w, u->paused ? 0 : EPOLLIN | EPOLLRDHUP);
+            ig_loop_set(u->wk->loop, &u->w, u->paused ? 0 : EPOLLIN | EPOLLRDHUP);
             return;
         }
         ssize_t w = writev(u->w.fd, iov, n);
         if (w < 0 && errno == EINTR) continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            ig_gw_loop_set(u->wk->loop, &u->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+            ig_loop_set(u->wk->loop, &u->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
             return;
         }
         if (w < 0) {
@@ -263,7 +263,7 @@ static void upstream_failed(gw_upstream *u, const char *why)
         return;
     }
     gw_request *rq = &c->rq;
-    uint64_t now = ig_gw_loop_now(c->wk->loop);
+    uint64_t now = ig_loop_now(c->wk->loop);
     /* A reused keep-alive connection the upstream had closed is not the endpoint's failure, and
      * the request is sent again at once on a new connection. */
     bool stale = u->reused && !u->got_bytes;
@@ -306,7 +306,7 @@ static bool on_response_head(gw_upstream *u)
     gw_client *c = u->client;
     gw_request *rq = &c->rq;
     ig_http1_msg *r = &u->resp;
-    uint64_t now = ig_gw_loop_now(c->wk->loop);
+    uint64_t now = ig_loop_now(c->wk->loop);
     ig_gw_pool_record(rq->pool, rq->ep, r->status, (int64_t)now);
     size_t qlen;
     const char *q = ig_http1_find(r, "x-infergate-queue-depth", &qlen);
@@ -410,7 +410,7 @@ static void start_mirror(gw_client *c)
     job->primary_len = rq->capture.len;
     job->primary_json_len = rq->capture_json_len ? rq->capture_json_len : rq->capture.len;
     rq->capture = (gw_bytes){0};
-    job->deadline_ns = ig_gw_loop_now(c->wk->loop) + (uint64_t)rq->route->timeout_ms * 1000000u;
+    job->deadline_ns = ig_loop_now(c->wk->loop) + (uint64_t)rq->route->timeout_ms * 1000000u;
     ig_gw_mirror_start(c->wk->loop, job, ig__gw_next_rand(c->wk));
 }
 
@@ -468,7 +468,7 @@ void ig__gw_upstream_read(gw_upstream *u)
             int r = ig_http1_head(&u->resp, u->in.data, u->in.len);
             if (r == 0) continue;
             if (r < 0) {
-                ig_gw_pool_record(c->rq.pool, c->rq.ep, 502, (int64_t)ig_gw_loop_now(c->wk->loop));
+                ig_gw_pool_record(c->rq.pool, c->rq.ep, 502, (int64_t)ig_loop_now(c->wk->loop));
                 ig__gw_upstream_close(u);
                 ig__gw_client_error(c, 502, "malformed response from the upstream", NULL, true);
                 ig__gw_request_local_end(c);
@@ -500,13 +500,13 @@ void ig__gw_upstream_read(gw_upstream *u)
         if (!ig__gw_client_flush(c)) return;
         if (c->out.len - c->out.off > OUT_HIGH_WATER) {
             u->paused = true;
-            ig_gw_loop_set(u->wk->loop, &u->w, 0);
+            ig_loop_set(u->wk->loop, &u->w, 0);
             return;
         }
     }
 }
 
-static void upstream_on_io(ig_gw_watch *w, uint32_t events)
+static void upstream_on_io(ig_watch *w, uint32_t events)
 {
     gw_upstream *u = container_of(w, gw_upstream, w);
     if (u->connecting) {

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "net/http_server.h"
+#include "net/tls_front.h"
 
 enum { IG__REQ_READING, IG__REQ_IN_HANDLER, IG__REQ_SUSPENDED, IG__REQ_RESUMED };
 
@@ -35,6 +36,7 @@ struct ig_http_req {
     size_t body_len, body_cap;
     struct sockaddr_storage peer;
     socklen_t peer_len;
+    ig_tls_peer *cert;       /* the verified client certificate of a TLS connection, or NULL */
     ig_http_req *next_unref; /* watcher's queue of references to drop */
 };
 
@@ -56,14 +58,13 @@ struct ig_http_server {
     pthread_t watch_thread;
     bool watch_running, watch_quit;
     ig_http_req *unref_head;
-    /* TLS: what the daemon started with, and the credentials new connections get (srv->lock) */
-    ig_tls_pem tls_start;
-    struct ig__http_cred *cred;
+    /* TLS: the front that terminates it, and whether it may still hand connections over */
+    ig_tls_front *front;
+    pthread_mutex_t handoff_lock;
+    bool stopping;
 };
 
 void ig__http_req_release(ig_http_req *r);
-/* Drops a reference to TLS credentials (http_server.c); NULL is fine. */
-void ig__http_cred_unref(struct ig__http_cred *c);
 /* Watcher. start/stop from the controlling thread; add/del with srv->lock held. */
 int ig__http_watch_start(ig_http_server *srv, ig_error *err);
 void ig__http_watch_stop(ig_http_server *srv);

@@ -2,7 +2,6 @@
  * read, handler dispatch, replies from any thread (suspend/resume), completion and graceful stop. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <gnutls/gnutls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +32,8 @@ static const char *status_reason(int status)
 static void server_release(ig_http_server *srv)
 {
     if (atomic_fetch_sub_explicit(&srv->refs, 1, memory_order_acq_rel) != 1) return;
-    ig__http_cred_unref(srv->cred);
-    ig_tls_free(&srv->tls_start);
     pthread_mutex_destroy(&srv->lock);
+    pthread_mutex_destroy(&srv->handoff_lock);
     pthread_cond_destroy(&srv->idle);
     free(srv);
 }
@@ -45,6 +43,7 @@ void ig__http_req_release(ig_http_req *r)
     if (atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) != 1) return;
     ig_http_server *srv = r->srv;
     if (r->resp) MHD_destroy_response(r->resp);
+    ig_tls_peer_unref(r->cert);
     free(r->uri);
     free(r->block);
     free(r->body);
@@ -92,6 +91,10 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     r->srv = srv;
     r->conn = conn;
     atomic_init(&r->refs, 1);
+    if (srv->front) {
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci) r->cert = ig_tls_front_peer(srv->front, ci->connect_fd);
+    }
     pthread_mutex_lock(&srv->lock);
     srv->active++;
     pthread_mutex_unlock(&srv->lock);
@@ -280,110 +283,6 @@ static int append_body(ig_http_req *r, const char *data, size_t n)
     return 0;
 }
 
-/* TLS credentials shared by the connections that started while they were current; the last one to
- * close frees them. */
-struct ig__http_cred {
-    gnutls_certificate_credentials_t cred;
-    unsigned long gen;
-    atomic_int refs;
-};
-
-void ig__http_cred_unref(struct ig__http_cred *c)
-{
-    if (!c || atomic_fetch_sub(&c->refs, 1) != 1) return;
-    gnutls_certificate_free_credentials(c->cred);
-    free(c);
-}
-
-static struct ig__http_cred *cred_build(ig_tls_store *st)
-{
-    ig_tls_pem p;
-    unsigned long gen = ig_tls_store_get(st, &p);
-    struct ig__http_cred *c = gen ? calloc(1, sizeof *c) : NULL;
-    if (c && gnutls_certificate_allocate_credentials(&c->cred) < 0) {
-        free(c);
-        c = NULL;
-    }
-    if (c) {
-        gnutls_datum_t cert = {(unsigned char *)p.cert, (unsigned)strlen(p.cert)};
-        gnutls_datum_t key = {(unsigned char *)p.key, (unsigned)strlen(p.key)};
-        bool ok =
-            gnutls_certificate_set_x509_key_mem2(c->cred, &cert, &key, GNUTLS_X509_FMT_PEM, NULL, 0) >= 0;
-        if (ok && p.client_ca) {
-            gnutls_datum_t ca = {(unsigned char *)p.client_ca, (unsigned)strlen(p.client_ca)};
-            ok = gnutls_certificate_set_x509_trust_mem(c->cred, &ca, GNUTLS_X509_FMT_PEM) > 0;
-        }
-        if (!ok) {
-            gnutls_certificate_free_credentials(c->cred);
-            free(c);
-            c = NULL;
-        } else {
-            c->gen = gen;
-            atomic_init(&c->refs, 1); /* the server's */
-        }
-    }
-    if (gen) ig_tls_free(&p);
-    return c;
-}
-
-/* The credentials for a new connection (a reference), rebuilt after the store was reloaded; NULL
- * when they cannot be built (the connection then uses what the daemon started with). */
-static struct ig__http_cred *cred_current(ig_http_server *srv)
-{
-    pthread_mutex_lock(&srv->lock);
-    if (!srv->cred || srv->cred->gen != ig_tls_store_generation(srv->cfg.tls)) {
-        struct ig__http_cred *fresh = cred_build(srv->cfg.tls);
-        if (fresh) {
-            ig__http_cred_unref(srv->cred);
-            srv->cred = fresh;
-        }
-    }
-    struct ig__http_cred *c = srv->cred;
-    if (c) atomic_fetch_add(&c->refs, 1);
-    pthread_mutex_unlock(&srv->lock);
-    return c;
-}
-
-/* Before each handshake: the session gets the store's current credentials, so that a reload
- * reaches new connections while open ones keep theirs. mTLS: libmicrohttpd only asks for a client
- * certificate (GNUTLS_CERT_REQUEST) and leaves checking it to the application; here the session is
- * told to require one and to verify it against the client CA, so that a client without a valid
- * certificate is refused by the handshake itself and never reaches a handler. */
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
-                          enum MHD_ConnectionNotificationCode code)
-{
-    ig_http_server *srv = cls;
-    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-        ig__http_cred_unref(*socket_ctx);
-        *socket_ctx = NULL;
-        return;
-    }
-    if (code != MHD_CONNECTION_NOTIFY_STARTED) return;
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    if (!ci || !ci->tls_session) return; /* on_access refuses the connection under mTLS */
-    gnutls_session_t s = (gnutls_session_t)ci->tls_session;
-    struct ig__http_cred *c = cred_current(srv);
-    if (c && gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, c->cred) == 0)
-        *socket_ctx = c;
-    else
-        ig__http_cred_unref(c);
-    if (ig_tls_store_client_auth(srv->cfg.tls)) {
-        gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
-        gnutls_session_set_verify_cert(s, NULL, 0);
-    }
-}
-
-/* Second line of defence for mTLS: the peer's certificate verified again on its first request. */
-static bool client_verified(struct MHD_Connection *conn)
-{
-    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-    unsigned status = 1;
-    if (!ci || !ci->tls_session) return false;
-    gnutls_session_t s = (gnutls_session_t)ci->tls_session;
-    return gnutls_certificate_type_get(s) == GNUTLS_CRT_X509 &&
-           gnutls_certificate_verify_peers2(s, &status) == 0 && status == 0;
-}
-
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                  const char *version, const char *data, size_t *data_size, void **con_cls)
 {
@@ -396,8 +295,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (r->state == IG__REQ_READING) {
         if (!r->block) { /* first call: headers complete, no body byte read yet */
-            if (srv->cfg.tls && ig_tls_store_client_auth(srv->cfg.tls) && !client_verified(conn))
-                return MHD_NO;
+            /* Second line of defence for mTLS: no verified certificate on record, no request. */
+            if (srv->front && ig_tls_store_client_auth(srv->cfg.tls) && !r->cert) return MHD_NO;
             int st = check_head(r, conn, version);
             if (!st) st = take_headers(r, conn, method, url);
             if (st) return send_error(r, conn, st == 500 ? 413 : st);
@@ -543,6 +442,11 @@ const void *ig_http_req_body(const ig_http_req *r, size_t *len)
     return r->body_len ? r->body : NULL;
 }
 
+const ig_ssl_identity *ig_http_req_client_cert(const ig_http_req *req)
+{
+    return req->cert ? &req->cert->id : NULL;
+}
+
 const struct sockaddr *ig_http_req_client_addr(const ig_http_req *r, socklen_t *len)
 {
     if (len) *len = r->peer_len;
@@ -601,8 +505,45 @@ int ig_http_server_create(const ig_http_config *cfg, ig_http_handler handler, vo
     srv->epfd = srv->wakefd = -1;
     atomic_init(&srv->refs, 1);
     pthread_mutex_init(&srv->lock, NULL);
+    pthread_mutex_init(&srv->handoff_lock, NULL);
     pthread_cond_init(&srv->idle, NULL);
     *out = srv;
+    return 0;
+}
+
+/* A decrypted connection from the TLS front becomes one of the daemon's, unless it is stopping. */
+static int take_connection(void *ctx, int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+    ig_http_server *srv = ctx;
+    pthread_mutex_lock(&srv->handoff_lock);
+    bool open = !srv->stopping && srv->daemon;
+    bool ok =
+        open && MHD_add_connection(srv->daemon, fd, addr, addrlen) == MHD_YES; /* closes fd on failure */
+    if (!open) close(fd);
+    pthread_mutex_unlock(&srv->handoff_lock);
+    return ok ? 0 : -1;
+}
+
+static int start_front(ig_http_server *srv, const struct sockaddr_storage *ss, ig_error *err)
+{
+    unsigned hs_ms = srv->cfg.idle_timeout_ms < 10000 ? srv->cfg.idle_timeout_ms : 10000;
+    ig_tls_front_config fc = {.addr = (const struct sockaddr *)ss,
+                              .addrlen = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                                   : sizeof(struct sockaddr_in),
+                              .tls = srv->cfg.tls,
+                              .threads = srv->cfg.io_threads,
+                              .handshake_timeout_ms = hs_ms,
+                              .handoff = take_connection,
+                              .ctx = srv};
+    ig_error ferr;
+    if (ig_tls_front_start(&fc, &srv->front, &ferr)) {
+        MHD_stop_daemon(srv->daemon);
+        srv->daemon = NULL;
+        ig__http_watch_stop(srv);
+        return ig_error_set(err, IG_EIO, "http server: cannot listen on %s port %d: %s", srv->bind_address,
+                            srv->cfg.port, ferr.msg);
+    }
+    srv->port = ig_tls_front_port(srv->front);
     return 0;
 }
 
@@ -632,35 +573,23 @@ int ig_http_server_start(ig_http_server *srv, ig_error *err)
     size_t pool = srv->cfg.max_header_bytes + srv->cfg.max_uri_bytes + (16 << 10);
     unsigned timeout_s = (srv->cfg.idle_timeout_ms + 999) / 1000;
     unsigned threads = (unsigned)srv->cfg.io_threads;
-    struct MHD_OptionItem tls_opts[6] = {{MHD_OPTION_END, 0, NULL}};
-    const ig_tls_pem *tls = &srv->tls_start;
-    if (srv->cfg.tls) {
-        int n = 0;
-        if (!tls->cert && !ig_tls_store_get(srv->cfg.tls, &srv->tls_start))
-            return ig_error_set(err, IG_ENOMEM, "http server: out of memory");
-        flags |= MHD_USE_TLS;
-        tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, tls->cert};
-        tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, tls->key};
-        tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)IG_TLS_PRIORITIES};
-        if (tls->client_ca)
-            tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, tls->client_ca};
-        tls_opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, srv};
-        tls_opts[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    }
+    /* With TLS the front listens and hands decrypted connections over; the daemon has no socket. */
+    if (srv->cfg.tls) flags |= MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     errno = 0;
     srv->daemon =
         MHD_start_daemon(flags, (uint16_t)srv->cfg.port, NULL, NULL, on_access, srv, MHD_OPTION_SOCK_ADDR,
-                         (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, threads > 1 ? threads : 0u,
-                         MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-                         timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-                         1024u, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv, MHD_OPTION_NOTIFY_COMPLETED,
-                         on_completed, srv, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+                         srv->cfg.tls ? NULL : (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+                         threads > 1 ? threads : 0u, MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections,
+                         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, pool,
+                         MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
+                         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_END);
     if (!srv->daemon) {
         int e = errno;
         ig__http_watch_stop(srv);
         return ig_error_set(err, IG_EIO, "http server: cannot listen on %s port %d: %s", srv->bind_address,
                             srv->cfg.port, e ? strerror(e) : "libmicrohttpd refused to start");
     }
+    if (srv->cfg.tls) return start_front(srv, &ss, err);
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = di ? di->port : srv->cfg.port;
     return 0;
@@ -678,8 +607,12 @@ void ig_http_server_stop(ig_http_server *srv, bool graceful)
         pthread_mutex_lock(&srv->lock);
         srv->draining = true;
         pthread_mutex_unlock(&srv->lock);
-        MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
-        if (lfd != MHD_INVALID_SOCKET) close(lfd);
+        if (srv->front) {
+            ig_tls_front_quiesce(srv->front);
+        } else {
+            MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
+            if (lfd != MHD_INVALID_SOCKET) close(lfd);
+        }
         struct timespec dl;
         clock_gettime(CLOCK_REALTIME, &dl);
         dl.tv_sec += srv->cfg.drain_timeout_ms / 1000;
@@ -699,8 +632,14 @@ void ig_http_server_stop(ig_http_server *srv, bool graceful)
             usleep(5000);
         }
     }
+    pthread_mutex_lock(&srv->handoff_lock);
+    srv->stopping = true; /* handshakes finishing now are refused */
+    pthread_mutex_unlock(&srv->handoff_lock);
     MHD_stop_daemon(srv->daemon); /* closes every connection; completion marks open requests gone */
     srv->daemon = NULL;
+    /* The relays deliver what the daemon wrote before it closed their ends. */
+    ig_tls_front_free(srv->front, graceful ? 1000 : 0);
+    srv->front = NULL;
     ig__http_watch_stop(srv);
     srv->stopped = true;
 }

@@ -1,6 +1,7 @@
-/* Embeddable HTTP/1.1 server (on GNU libmicrohttpd): keep-alive, pipelining, HTTP/1.0,
- * Expect: 100-continue, chunked request bodies, size limits answered with 4xx before the body is
- * read, replies from any thread, client-disconnect notification and graceful stop.
+/* Embeddable HTTP/1.1 server (on GNU libmicrohttpd; HTTPS through an OpenSSL front): keep-alive,
+ * pipelining, HTTP/1.0, Expect: 100-continue, chunked request bodies, size limits answered with 4xx
+ * before the body is read, replies from any thread, client-disconnect notification and graceful
+ * stop.
  * Why libmicrohttpd: docs/design/http-server.md. */
 #ifndef IG_NET_HTTP_SERVER_H
 #define IG_NET_HTTP_SERVER_H
@@ -11,6 +12,7 @@
 #include <sys/uio.h>
 
 #include "infergate/error.h"
+#include "net/ssl.h"
 #include "net/tls.h"
 
 typedef struct ig_http_config {
@@ -23,9 +25,9 @@ typedef struct ig_http_config {
     unsigned idle_timeout_ms;  /* 0 = 60 s; no bytes from a client for this long closes it (whole s) */
     unsigned max_connections;  /* 0 = 4096 */
     unsigned drain_timeout_ms; /* graceful stop waits at most this for in-flight requests; 0 = 30 s */
-    /* NULL: plain HTTP. Else HTTPS (GnuTLS, TLS >= 1.2) with the store's current material at each
-     * handshake (a reload reaches new connections; open ones keep theirs); borrowed until destroy.
-     * With a client CA a client certificate signed by it is required at the handshake. */
+    /* NULL: plain HTTP. Else HTTPS (OpenSSL, TLS >= 1.2, net/tls_front.h) with the store's current
+     * material at each handshake (a reload reaches new connections; open ones keep theirs); borrowed
+     * until destroy. With a client CA a client certificate signed by it is required at the handshake. */
     ig_tls_store *tls;
 } ig_http_config;
 
@@ -70,6 +72,8 @@ const char *ig_http_req_query(const ig_http_req *req); /* raw query after '?', "
 const char *ig_http_req_header(const ig_http_req *req, const char *name);
 const void *ig_http_req_body(const ig_http_req *req, size_t *len); /* the complete body; len 0: NULL */
 const struct sockaddr *ig_http_req_client_addr(const ig_http_req *req, socklen_t *len);
+/* The verified client certificate of an HTTPS connection with client certificates, or NULL. */
+const ig_ssl_identity *ig_http_req_client_cert(const ig_http_req *req);
 /* True once the client is known to be gone; any thread. */
 bool ig_http_req_client_gone(const ig_http_req *req);
 /* Registers cb for a client disconnect before the reply (replaces an earlier one). If the client is

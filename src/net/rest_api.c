@@ -441,11 +441,13 @@ static bool access_allowed(ig_rest *r, ig_http_req *http, const char *model, boo
 {
     if (!ig_access_enabled(r->opts.access)) return true;
     socklen_t alen = 0;
-    /* Client certificates are verified at the TLS handshake (--tls-client-ca) but the HTTP server does
-     * not expose them per request: mTLS subject/SAN rules see no certificate on REST. */
+    const ig_ssl_identity *cert = ig_http_req_client_cert(http);
     ig_access_request rq = {.authorization = ig_http_req_header(http, "Authorization"),
                             .api_key = ig_http_req_header(http, "x-api-key"),
                             .peer = ig_http_req_client_addr(http, &alen),
+                            .cert_subject = cert && cert->subject[0] ? cert->subject : NULL,
+                            .cert_sans = cert ? cert->san_ptrs : NULL,
+                            .n_cert_sans = cert ? cert->n_sans : 0,
                             .model = model,
                             .need_admin = need_admin};
     ig_access_decision d;

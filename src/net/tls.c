@@ -1,19 +1,20 @@
-/* Loading and checking the PEM files behind --tls-cert, --tls-key and --tls-client-ca (GnuTLS parses
- * them here; gRPC core uses them through its own TLS stack). */
+/* Loading and checking the PEM files behind --tls-cert, --tls-key and --tls-client-ca (checked by
+ * building the OpenSSL context the REST port serves them with; gRPC core takes the same text). */
 #include "net/tls.h"
 
 #include <errno.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/ssl.h"
+
 enum { max_pem_bytes = 1 << 20 };
 
-static int read_file(const char *what, const char *path, char **out, ig_error *err)
+int ig_tls_read_pem(const char *what, const char *path, char **out, ig_error *err)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return ig_error_set(err, IG_EIO, "%s '%s': %s", what, path, strerror(errno));
@@ -34,42 +35,37 @@ static int read_file(const char *what, const char *path, char **out, ig_error *e
     return 0;
 }
 
-static gnutls_datum_t datum(char *s)
-{
-    return (gnutls_datum_t){(unsigned char *)s, (unsigned)strlen(s)};
-}
-
-/* Parses the pair as the REST port will, which also checks that the key belongs to the certificate. */
+/* Builds the context the REST port will serve, which also checks that the key belongs to the
+ * certificate and that the CA file holds a certificate. */
 static int check(ig_tls_pem *t, const char *cert_path, const char *key_path, const char *ca_path,
                  ig_error *err)
 {
-    gnutls_certificate_credentials_t cred;
-    if (gnutls_certificate_allocate_credentials(&cred) < 0)
-        return ig_error_set(err, IG_ENOMEM, "TLS: out of memory");
-    int rc = 0;
-    gnutls_datum_t c = datum(t->cert), k = datum(t->key);
-    int g = gnutls_certificate_set_x509_key_mem2(cred, &c, &k, GNUTLS_X509_FMT_PEM, NULL, 0);
-    if (g < 0) {
-        rc = ig_error_set(err, IG_EINVAL, "--tls-cert '%s' / --tls-key '%s': %s", cert_path, key_path,
-                          gnutls_strerror(g));
-    } else if (t->client_ca) {
-        gnutls_datum_t a = datum(t->client_ca);
-        g = gnutls_certificate_set_x509_trust_mem(cred, &a, GNUTLS_X509_FMT_PEM);
-        if (g <= 0)
-            rc = ig_error_set(err, IG_EINVAL, "--tls-client-ca '%s': %s", ca_path,
-                              g < 0 ? gnutls_strerror(g) : "no PEM certificate in it");
+    ig_ssl_bad bad;
+    char why[256];
+    SSL_CTX *ctx = ig_ssl_server_ctx(t, TLS1_2_VERSION, &bad, why, sizeof why);
+    if (ctx) {
+        SSL_CTX_free(ctx);
+        return 0;
     }
-    gnutls_certificate_free_credentials(cred);
-    return rc;
+    switch (bad) {
+    case IG_SSL_BAD_CERT:
+        return ig_error_set(err, IG_EINVAL, "--tls-cert '%s': %s", cert_path, why);
+    case IG_SSL_BAD_KEY:
+        return ig_error_set(err, IG_EINVAL, "--tls-key '%s': %s", key_path, why);
+    case IG_SSL_BAD_CA:
+        return ig_error_set(err, IG_EINVAL, "--tls-client-ca '%s': %s", ca_path, why);
+    default:
+        return ig_error_set(err, IG_ENOMEM, "TLS: %s", why);
+    }
 }
 
 int ig_tls_load(const char *cert_path, const char *key_path, const char *client_ca_path, ig_tls_pem *out,
                 ig_error *err)
 {
     memset(out, 0, sizeof *out);
-    int rc = read_file("--tls-cert", cert_path, &out->cert, err);
-    if (!rc) rc = read_file("--tls-key", key_path, &out->key, err);
-    if (!rc && client_ca_path) rc = read_file("--tls-client-ca", client_ca_path, &out->client_ca, err);
+    int rc = ig_tls_read_pem("--tls-cert", cert_path, &out->cert, err);
+    if (!rc) rc = ig_tls_read_pem("--tls-key", key_path, &out->key, err);
+    if (!rc && client_ca_path) rc = ig_tls_read_pem("--tls-client-ca", client_ca_path, &out->client_ca, err);
     if (!rc) rc = check(out, cert_path, key_path, client_ca_path, err);
     if (rc) ig_tls_free(out);
     return rc;

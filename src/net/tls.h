@@ -15,6 +15,9 @@ typedef struct ig_tls_pem {
     char *client_ca; /* NULL: no client certificates; else they are required and verified against it */
 } ig_tls_pem;
 
+/* Reads one PEM file (at most 1 MiB, not empty) into *out (malloc'd, NUL-terminated); errors name
+ * it as "WHAT 'PATH': reason". */
+int ig_tls_read_pem(const char *what, const char *path, char **out, ig_error *err);
 /* Reads and checks the files (client_ca_path may be NULL). On error nothing is left allocated. */
 int ig_tls_load(const char *cert_path, const char *key_path, const char *client_ca_path, ig_tls_pem *out,
                 ig_error *err);
@@ -32,8 +35,5 @@ unsigned long ig_tls_store_get(ig_tls_store *s, ig_tls_pem *out);
 /* Whether client certificates are required (fixed for the store's life). */
 bool ig_tls_store_client_auth(const ig_tls_store *s);
 void ig_tls_store_free(ig_tls_store *s);
-
-/* GnuTLS priority string for the REST port: TLS 1.2 and 1.3 only. */
-#define IG_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 #endif

@@ -50,6 +50,7 @@ def make_pki(d):
     leaf("server2", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
     leaf("client", "ca", "extendedKeyUsage=clientAuth\n")
     leaf("rogue", "otherca", "extendedKeyUsage=clientAuth\n")
+    leaf("ops", "ca", "subjectAltName=URI:spiffe://acme/ns/prod/sa/ops\nextendedKeyUsage=clientAuth\n")
 
 
 class Server:
@@ -219,6 +220,51 @@ def test_mtls(d):
         s.stop()
 
 
+def test_mtls_rules(d):
+    """--policy-config mTLS rules: the certificate verified at the handshake says which models a client
+    may use and whether it may manage the repository, on the REST port as on the gRPC one."""
+    policy = os.path.join(d, "mtls-policy.yaml")
+    with open(policy, "w") as f:
+        f.write('auth:\n  mtls:\n    - {subject: "CN=client", models: ["linear"]}\n'
+                '    - {san: "URI:spiffe://acme/ns/prod/sa/ops", admin: true}\n')
+    s = Server(d, "--tls-client-ca", f"{d}/ca.pem", "--policy-config", policy, "--model-control-mode", "explicit",
+               "--load-model", "linear", "--load-model", "iris_mlp")
+    try:
+        base = f"https://127.0.0.1:{s.http}"
+        client = ("--cert", f"{d}/client.pem", "--key", f"{d}/client.key")
+        ops = ("--cert", f"{d}/ops.pem", "--key", f"{d}/ops.key")
+        load = base + "/v2/repository/models/linear/load"
+        rc, out, err = curl(d, base + "/v2/models/linear/ready", *client)
+        check("mTLS rules REST: the subject rule lets CN=client use its model", out.endswith("\n200"), (rc, out, err))
+        rc, out, err = curl(d, base + "/v2/models/iris_mlp/ready", *client)
+        check("mTLS rules REST: CN=client may not use another model (403)",
+              out.endswith("\n403") and "error" in out, (rc, out, err))
+        rc, out, err = curl(d, load, "-X", "POST", *client)
+        check("mTLS rules REST: CN=client may not load models (403)", out.endswith("\n403"), (rc, out, err))
+        rc, out, err = curl(d, load, "-X", "POST", *ops)
+        check("mTLS rules REST: the SAN rule's admin certificate loads a model", out.endswith("\n200"), (rc, out, err))
+        with open(f"{d}/ca.pem", "rb") as f:
+            ca = f.read()
+        with open(f"{d}/client.key", "rb") as f:
+            key = f.read()
+        with open(f"{d}/client.pem", "rb") as f:
+            cert = f.read()
+        creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+        with grpc.secure_channel(f"127.0.0.1:{s.grpc_port}", creds) as ch:
+            stub = pbg.GRPCInferenceServiceStub(ch)
+            ok = stub.ModelReady(pb.ModelReadyRequest(name="linear"), timeout=5).ready
+            check("mTLS rules gRPC: CN=client uses its model", ok)
+            try:
+                stub.ModelReady(pb.ModelReadyRequest(name="iris_mlp"), timeout=5)
+                code = None
+            except grpc.RpcError as e:
+                code = e.code()
+            check("mTLS rules gRPC: CN=client may not use another model", code == grpc.StatusCode.PERMISSION_DENIED,
+                  code)
+    finally:
+        s.stop()
+
+
 def http_get(sock, path):
     """One keep-alive request on an open TLS socket; returns the status code."""
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
@@ -316,6 +362,7 @@ with tempfile.TemporaryDirectory() as tmp:
     test_bad_files(pki)
     test_tls(pki)
     test_mtls(pki)
+    test_mtls_rules(pki)
     test_reload(pki)
 
 check.done()

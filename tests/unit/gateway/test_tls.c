@@ -95,8 +95,9 @@ static void test_config(void)
     check_refused("tls:\n  cert: server.crt\n  key: client-a.key\n",
                   "test.yaml:3:", "does not match the certificate");
     check_refused("tls:\n  cert: server.key\n  key: server.key\n", "test.yaml:2:", "tls.cert: cannot load");
+    check_refused("tls:\n  cert: server.crt\n  key: server.crt\n", "test.yaml:3:", "no PEM private key in it");
     check_refused("tls:\n  cert: server.crt\n  key: server.key\n  client_ca: server.key\n",
-                  "test.yaml:4:", "no CA certificate");
+                  "test.yaml:4:", "no PEM CA certificate in it");
     check_refused("tls:\n  cert: server.crt\n  key: server.key\n  min_version: \"1.1\"\n",
                   "test.yaml:4:", "min_version");
     check_refused("tls:\n  cert: server.crt\n  key: server.key\n  ciphers: x\n",
@@ -116,7 +117,7 @@ typedef struct {
     int server_rc; /* 1: the server read the client's first bytes; 0: clean close; -1: failed */
     int server_errno;
     int client_ok; /* the client read the server's answer */
-    SSL *server;   /* kept for ig_gw_tls_peer (the caller closes it) */
+    SSL *server;   /* kept for ig_ssl_peer (the caller closes it) */
 } hs_result;
 
 static SSL_CTX *client_ctx(const client_opts *o)
@@ -176,10 +177,10 @@ static hs_result handshake(ig_gw_tls *t, const client_opts *o)
         }
         if (r.server_rc == -1 && r.server_errno == 0) {
             bool ww = false;
-            ssize_t n = ig_gw_tls_read(r.server, buf, sizeof buf, &ww);
+            ssize_t n = ig_ssl_read(r.server, buf, sizeof buf, &ww);
             if (n == 4 && !memcmp(buf, "ping", 4)) {
                 r.server_rc = 1;
-                CHECK_EQ_INT(ig_gw_tls_write(r.server, "pong", 4, NULL), 4);
+                CHECK_EQ_INT(ig_ssl_write(r.server, "pong", 4, NULL), 4);
                 answered = true;
             } else if (n == 0) {
                 r.server_rc = 0;
@@ -194,7 +195,7 @@ static hs_result handshake(ig_gw_tls *t, const client_opts *o)
     SSL_free(cl);
     SSL_CTX_free(cctx);
     close(sv[1]);
-    /* sv[0] is closed by the caller after ig_gw_tls_close */
+    /* sv[0] is closed by the caller after ig_ssl_close */
     if (r.server)
         SSL_set_app_data(r.server, (void *)(intptr_t)(sv[0] + 1));
     else
@@ -206,7 +207,7 @@ static void hs_close(hs_result *r)
 {
     if (!r->server) return;
     int fd = (int)(intptr_t)SSL_get_app_data(r->server) - 1;
-    ig_gw_tls_close(r->server);
+    ig_ssl_close(r->server);
     close(fd);
     r->server = NULL;
 }
@@ -237,7 +238,7 @@ static void test_versions(void)
     CHECK_EQ_INT(SSL_version(r.server), TLS1_2_VERSION);
     /* No client_ca: no certificate is asked for, so there is no peer identity. */
     char subject[256] = "x", sans[2][256];
-    CHECK_EQ_INT(ig_gw_tls_peer(r.server, subject, sizeof subject, sans, 2), 0);
+    CHECK_EQ_INT(ig_ssl_peer(r.server, subject, sizeof subject, sans, 2), 0);
     CHECK_STR(subject, "");
     hs_close(&r);
     r = handshake(t, &(client_opts){0});
@@ -280,7 +281,7 @@ static void test_client_certs(void)
         CHECK_EQ_INT(r.server_rc, 1);
         CHECK(r.client_ok);
         char subject[256], sans[8][256];
-        size_t n = r.server ? ig_gw_tls_peer(r.server, subject, sizeof subject, sans, 8) : 0;
+        size_t n = r.server ? ig_ssl_peer(r.server, subject, sizeof subject, sans, 8) : 0;
         CHECK_EQ_INT(n, 4);
         CHECK_STR(subject, "CN=client-a,O=acme");
         if (n == 4) {
@@ -291,7 +292,7 @@ static void test_client_certs(void)
         }
         /* max_sans bounds what is written; a short subject buffer leaves it empty. */
         char tiny[8] = "x";
-        CHECK_EQ_INT(r.server ? ig_gw_tls_peer(r.server, tiny, sizeof tiny, sans, 2) : 0, 2);
+        CHECK_EQ_INT(r.server ? ig_ssl_peer(r.server, tiny, sizeof tiny, sans, 2) : 0, 2);
         CHECK_STR(tiny, "");
         hs_close(&r);
     }
@@ -339,7 +340,7 @@ static void test_large_write(void)
             free(moving);
             moving = fresh;
             bool want_read = false;
-            ssize_t w = ig_gw_tls_write(s, moving, TOTAL - sent, &want_read);
+            ssize_t w = ig_ssl_write(s, moving, TOTAL - sent, &want_read);
             if (w > 0)
                 sent += (size_t)w;
             else if (w < 0 && errno == EAGAIN)
@@ -356,12 +357,12 @@ static void test_large_write(void)
     SSL_shutdown(cl);
     char b[16];
     ssize_t z = -1;
-    for (int i = 0; i < 100 && z < 0; i++) z = ig_gw_tls_read(s, b, sizeof b, NULL);
+    for (int i = 0; i < 100 && z < 0; i++) z = ig_ssl_read(s, b, sizeof b, NULL);
     CHECK_EQ_INT(z, 0);
     free(moving);
     free(src);
     free(got);
-    ig_gw_tls_close(s);
+    ig_ssl_close(s);
     SSL_free(cl);
     SSL_CTX_free(cctx);
     close(sv[0]);
