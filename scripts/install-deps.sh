@@ -7,9 +7,9 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev libdnnl-dev libonnx-testdata libcjson-dev
-      libxxhash-dev libmicrohttpd-dev libgnutls28-dev openssl libgrpc-dev protobuf-c-compiler libprotobuf-c-dev curl python3 python3-numpy python3-onnx python3-torch python3-torchvision
+      libxxhash-dev libmicrohttpd-dev openssl libgrpc-dev protobuf-c-compiler libprotobuf-c-dev curl python3 python3-numpy python3-onnx python3-torch python3-torchvision
       python3-grpcio python3-grpc-tools python3-h2 prometheus
-      # gateway: HTTP/1.1 parsing, TLS and signatures, YAML config, JWT, limits shared through Redis
+      # TLS and signatures (both ports), HTTP/1.1 parsing, YAML config, JWT, limits shared through Redis
       libhttp-parser-dev libssl-dev libyaml-dev libjwt-dev libhiredis-dev redis-server)
 bench=0
 if [ "${1:-}" = "--bench" ]; then
