@@ -109,15 +109,16 @@ static bool use_key(SSL_CTX *ctx, const char *pem)
     return ok;
 }
 
-/* Trusts every certificate in the CA text for client verification and names them to clients. */
-static bool use_client_ca(SSL_CTX *ctx, const char *pem)
+/* Trusts every certificate in the CA text; a server also names them to clients as acceptable. */
+static bool add_trust(SSL_CTX *ctx, const char *pem, bool name_to_clients)
 {
     BIO *b = BIO_new_mem_buf(pem, -1);
     X509_STORE *store = SSL_CTX_get_cert_store(ctx);
     X509 *x;
     int n = 0, r = b ? 0 : -1;
     while (b && (r = next_cert(b, &x)) == 1) {
-        bool ok = X509_STORE_add_cert(store, x) == 1 && SSL_CTX_add_client_CA(ctx, x) == 1;
+        bool ok =
+            X509_STORE_add_cert(store, x) == 1 && (!name_to_clients || SSL_CTX_add_client_CA(ctx, x) == 1);
         X509_free(x);
         if (!ok) {
             r = -1;
@@ -127,6 +128,26 @@ static bool use_client_ca(SSL_CTX *ctx, const char *pem)
     }
     BIO_free(b);
     return r == 0 && n > 0;
+}
+
+/* The certificate and its key, checked to belong together. */
+static SSL_CTX *use_pair(SSL_CTX *ctx, const char *cert, const char *key, ig_ssl_bad *bad, char *why,
+                         size_t cap)
+{
+    if (!use_chain(ctx, cert))
+        return ctx_fail(ctx, bad, IG_SSL_BAD_CERT, why, cap, "no PEM certificate in it");
+    bool loaded = use_key(ctx, key);
+    /* OpenSSL compares the key with the certificate as it loads it; the check catches the rest. */
+    if (!loaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
+        return ctx_fail(ctx, bad, IG_SSL_BAD_KEY, why, cap, "no PEM private key in it");
+    if (!loaded || SSL_CTX_check_private_key(ctx) != 1) {
+        ERR_clear_error();
+        *bad = IG_SSL_BAD_KEY;
+        snprintf(why, cap, "the key does not match the certificate");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    return ctx;
 }
 
 SSL_CTX *ig_ssl_server_ctx(const ig_tls_pem *pem, int min_version, ig_ssl_bad *bad, char *why, size_t why_cap)
@@ -144,21 +165,9 @@ SSL_CTX *ig_ssl_server_ctx(const ig_tls_pem *pem, int min_version, ig_ssl_bad *b
     /* Output buffers grow and move between retries of one write. */
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                               SSL_MODE_RELEASE_BUFFERS);
-    if (!use_chain(ctx, pem->cert))
-        return ctx_fail(ctx, bad, IG_SSL_BAD_CERT, why, why_cap, "no PEM certificate in it");
-    bool loaded = use_key(ctx, pem->key);
-    /* OpenSSL compares the key with the certificate as it loads it; the check catches the rest. */
-    if (!loaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
-        return ctx_fail(ctx, bad, IG_SSL_BAD_KEY, why, why_cap, "no PEM private key in it");
-    if (!loaded || SSL_CTX_check_private_key(ctx) != 1) {
-        ERR_clear_error();
-        *bad = IG_SSL_BAD_KEY;
-        snprintf(why, why_cap, "the key does not match the certificate");
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
+    if (!use_pair(ctx, pem->cert, pem->key, bad, why, why_cap)) return NULL;
     if (pem->client_ca) {
-        if (!use_client_ca(ctx, pem->client_ca))
+        if (!add_trust(ctx, pem->client_ca, true))
             return ctx_fail(ctx, bad, IG_SSL_BAD_CA, why, why_cap, "no PEM CA certificate in it");
         SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
         SSL_CTX_set_verify_depth(ctx, 8);
@@ -169,6 +178,52 @@ SSL_CTX *ig_ssl_server_ctx(const ig_tls_pem *pem, int min_version, ig_ssl_bad *b
     SSL_CTX_set_alpn_select_cb(ctx, select_alpn, NULL);
     ERR_clear_error();
     return ctx;
+}
+
+SSL_CTX *ig_ssl_client_ctx(const char *ca_pem, const char *cert_pem, const char *key_pem, ig_ssl_bad *bad,
+                           char *why, size_t why_cap)
+{
+    *bad = IG_SSL_BAD_NONE;
+    ERR_clear_error();
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION))
+        return ctx_fail(ctx, bad, IG_SSL_BAD_NONE, why, why_cap, "cannot create a TLS context");
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (ca_pem ? !add_trust(ctx, ca_pem, false) : SSL_CTX_set_default_verify_paths(ctx) != 1)
+        return ctx_fail(ctx, bad, IG_SSL_BAD_CA, why, why_cap, "no PEM CA certificate in it");
+    if (!cert_pem != !key_pem) {
+        *bad = cert_pem ? IG_SSL_BAD_KEY : IG_SSL_BAD_CERT;
+        snprintf(why, why_cap, "a client certificate and its key go together");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    if (cert_pem && !use_pair(ctx, cert_pem, key_pem, bad, why, why_cap)) return NULL;
+    /* Upstream connections are HTTP/1.1 (gRPC pools go through gRPC core's own TLS). */
+    static const unsigned char h11[] = "\x08http/1.1";
+    SSL_CTX_set_alpn_protos(ctx, h11, sizeof h11 - 1);
+    ERR_clear_error();
+    return ctx;
+}
+
+SSL *ig_ssl_connect(SSL_CTX *ctx, int fd, const char *name)
+{
+    SSL *s = SSL_new(ctx);
+    unsigned char ip[16];
+    bool is_ip = inet_pton(AF_INET, name, ip) == 1 || inet_pton(AF_INET6, name, ip) == 1;
+    /* SNI carries host names only; the certificate must name the host or the address. */
+    bool ok =
+        s && SSL_set_fd(s, fd) == 1 && (is_ip || SSL_set_tlsext_host_name(s, name) == 1) &&
+        (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s), name) == 1 : SSL_set1_host(s, name) == 1);
+    ERR_clear_error();
+    if (!ok) {
+        SSL_free(s);
+        return NULL;
+    }
+    SSL_set_connect_state(s);
+    return s;
 }
 
 SSL *ig_ssl_accept(SSL_CTX *ctx, int fd)

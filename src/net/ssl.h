@@ -23,6 +23,17 @@ typedef enum { IG_SSL_BAD_NONE, IG_SSL_BAD_CERT, IG_SSL_BAD_KEY, IG_SSL_BAD_CA }
 SSL_CTX *ig_ssl_server_ctx(const ig_tls_pem *pem, int min_version, ig_ssl_bad *bad, char *why,
                            size_t why_cap);
 
+/* A client context for connections to upstream servers: their certificates are verified against
+ * ca_pem (NULL: the system's trusted CAs); cert_pem and key_pem (both or neither) are the client
+ * certificate offered when a server asks (mTLS). Failure as for ig_ssl_server_ctx (IG_SSL_BAD_CA
+ * for ca_pem). */
+SSL_CTX *ig_ssl_client_ctx(const char *ca_pem, const char *cert_pem, const char *key_pem, ig_ssl_bad *bad,
+                           char *why, size_t why_cap);
+/* A client-side SSL on a connected (or connecting) non-blocking socket that checks the server's
+ * certificate names `name` (a DNS name, also sent as SNI, or an IP address), or NULL. The
+ * handshake runs inside the first reads and writes, or ig_ssl_handshake. */
+SSL *ig_ssl_connect(SSL_CTX *ctx, int fd, const char *name);
+
 /* A server-side SSL for an accepted non-blocking socket, or NULL (out of memory). The handshake runs
  * inside the first reads and writes. */
 SSL *ig_ssl_accept(SSL_CTX *ctx, int fd);
