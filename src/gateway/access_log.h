@@ -14,9 +14,9 @@ typedef struct {
     const char *request_id;  /* NULL: not logged */
     const char *traceparent; /* NULL: not logged */
     const char *client, *principal;
-    const char *method;    /* the HTTP method, or the gRPC method path */
-    const char *path;      /* NULL: not logged (gRPC) */
-    size_t path_len;       /* bytes of path logged (the caller bounds it) */
+    const char *method; /* the HTTP method, or the gRPC method path */
+    const char *path;   /* NULL: not logged (gRPC) */
+    size_t path_len;    /* bytes of path logged (the caller bounds it) */
     const char *model, *version, *route;
     const char *pool;     /* NULL: not logged */
     const char *upstream; /* the last try's endpoint address, "" when none */

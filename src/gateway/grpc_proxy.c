@@ -479,8 +479,8 @@ static void shadow_start(gp_call *c)
     uint64_t rnd = next_rand();
     s->ep = ig_gw_pool_pick(pool, rnd, rnd, NULL, (int64_t)ig_now_ns());
     grpc_channel *ch = s->ep ? channel_for(g, ig_gw_endpoint_address(s->ep)) : NULL;
-    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                         gpr_time_from_millis(c->route->timeout_ms, GPR_TIMESPAN));
+    gpr_timespec deadline =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(c->route->timeout_ms, GPR_TIMESPAN));
     /* No parent: the copy outlives the client's call, which may end before it. */
     if (ch)
         s->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, g->cq, c->details.method, NULL,

@@ -33,7 +33,7 @@ ig_gw_grpc_method ig_gw_grpc_method_info(const char *path, size_t len)
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
         if (strlen(methods[i].name) == len - pl && !memcmp(path + pl, methods[i].name, len - pl))
             return (ig_gw_grpc_method){true, methods[i].streaming, methods[i].model, methods[i].version,
-                                        !strcmp(methods[i].name, "ModelInfer")};
+                                       !strcmp(methods[i].name, "ModelInfer")};
     return m;
 }
 
