@@ -119,6 +119,9 @@ typedef struct gp_call {
     grpc_call *up;
     grpc_metadata_array up_md, up_trailing;
     grpc_byte_buffer *up_msg, *down_msg;
+    /* A send takes the slices of its byte buffer: each try sends a copy (slice references) of
+     * `first`, which stays whole for the next try and the shadow copy. */
+    grpc_byte_buffer *try_msg;
     grpc_status_code up_status;
     grpc_slice up_details, local_details;
     bool has_local_details;
@@ -236,6 +239,8 @@ static void up_reset(gp_call *c)
     grpc_metadata_array_init(&c->up_trailing);
     if (c->up_msg) grpc_byte_buffer_destroy(c->up_msg);
     c->up_msg = NULL;
+    if (c->try_msg) grpc_byte_buffer_destroy(c->try_msg);
+    c->try_msg = NULL;
     grpc_slice_unref(c->up_details);
     c->up_details = grpc_empty_slice();
 }
@@ -448,14 +453,17 @@ static void on_shadow_done(gp_tag *t, bool ok)
     shadow_finish(s, result);
 }
 
-/* Copies the call's request to its shadow pool; the primary answered OK with c->up_msg. Whatever
+/* Copies the call's request to its shadow pool; the primary answered OK with `primary` (taken over,
+ * also on failure). Whatever
  * fails here is counted as a shadow error; nothing of it reaches the client. */
-static void shadow_start(gp_call *c)
+static void shadow_start(gp_call *c, grpc_byte_buffer *primary)
 {
     ig_gw_grpc *g = c->g;
-    if (atomic_load(&g->shutting_down)) return;
-    gp_shadow *s = calloc(1, sizeof *s);
-    if (!s) return;
+    gp_shadow *s = atomic_load(&g->shutting_down) ? NULL : calloc(1, sizeof *s);
+    if (!s) {
+        grpc_byte_buffer_destroy(primary);
+        return;
+    }
     atomic_fetch_add(&g->calls, 1);
     s->tag.fn = on_shadow_done;
     s->g = g;
@@ -465,13 +473,13 @@ static void shadow_start(gp_call *c)
     s->details = grpc_empty_slice();
     grpc_metadata_array_init(&s->up_md);
     grpc_metadata_array_init(&s->up_trailing);
+    s->primary = primary;
     ig_gw_pool *pool = s->cfg->pools[s->pool_index];
     /* A REST shadow pool cannot answer a gRPC call: counted as an error, as any unreachable shadow. */
     if (ig_gw_pool_protocol(pool) != IG_GW_PROTO_GRPC) return shadow_finish(s, -1);
     s->request = grpc_byte_buffer_copy(c->first);
-    s->primary = grpc_byte_buffer_copy(c->up_msg);
     s->md = calloc(c->n_fwd + 1, sizeof *s->md);
-    if (!s->md) return shadow_finish(s, -1);
+    if (!s->request || !s->md) return shadow_finish(s, -1);
     for (; s->n_md < c->n_fwd; s->n_md++) {
         s->md[s->n_md].key = grpc_slice_ref(c->fwd[s->n_md].key);
         s->md[s->n_md].value = grpc_slice_ref(c->fwd[s->n_md].value);
@@ -581,11 +589,14 @@ static void on_up_done(gp_tag *t, bool ok)
         try_unary(c);
     } else {
         record_final(c, c->up_status);
-        send_reply(c);
-        /* after the reply batch: the client never waits for the copy */
+        /* The answer is copied before the reply takes its slices; the shadow call starts after the
+         * reply batch, so the client never waits for it. */
+        grpc_byte_buffer *primary = NULL;
         if (c->shadow_pool >= 0 && c->m.shadowable && c->up_status == GRPC_STATUS_OK && c->up_msg &&
             grpc_byte_buffer_length(c->up_msg) <= SHADOW_MAX_MESSAGE)
-            shadow_start(c);
+            primary = grpc_byte_buffer_copy(c->up_msg);
+        send_reply(c);
+        if (primary) shadow_start(c, primary);
     }
     pthread_mutex_unlock(&c->lock);
     call_unref(c);
@@ -604,13 +615,19 @@ static bool pick_or_finish(gp_call *c)
 
 static void try_unary(gp_call *c)
 {
+    if (c->try_msg) grpc_byte_buffer_destroy(c->try_msg);
+    if (!(c->try_msg = grpc_byte_buffer_copy(c->first))) {
+        record_final(c, GRPC_STATUS_RESOURCE_EXHAUSTED);
+        finish_local(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
     if (!pick_or_finish(c)) return;
     grpc_op ops[6] = {{.op = GRPC_OP_SEND_INITIAL_METADATA},  {.op = GRPC_OP_SEND_MESSAGE},
                       {.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT}, {.op = GRPC_OP_RECV_INITIAL_METADATA},
                       {.op = GRPC_OP_RECV_MESSAGE},           {.op = GRPC_OP_RECV_STATUS_ON_CLIENT}};
     ops[0].data.send_initial_metadata.count = c->n_fwd;
     ops[0].data.send_initial_metadata.metadata = c->fwd;
-    ops[1].data.send_message.send_message = c->first;
+    ops[1].data.send_message.send_message = c->try_msg;
     ops[3].data.recv_initial_metadata.recv_initial_metadata = &c->up_md;
     ops[4].data.recv_message.recv_message = &c->up_msg;
     ops[5].data.recv_status_on_client.trailing_metadata = &c->up_trailing;
