@@ -121,6 +121,8 @@ static void flatten(const cJSON *a, const cJSON **out, size_t *at)
 /* Splits binary BYTES data (4-byte little-endian length, then the bytes, per element). */
 static int split_bytes(output *o)
 {
+    /* every element has its 4-byte length: a shape beyond that is refused before anything is allocated */
+    if (o->count > o->bin_len / 4) return IG_EFORMAT;
     o->strs = malloc((o->count ? o->count : 1) * sizeof(*o->strs));
     o->str_lens = malloc((o->count ? o->count : 1) * sizeof(*o->str_lens));
     if (!o->strs || !o->str_lens) return IG_ENOMEM;
