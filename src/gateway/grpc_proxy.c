@@ -454,8 +454,7 @@ static void on_shadow_done(gp_tag *t, bool ok)
 }
 
 /* Copies the call's request to its shadow pool; the primary answered OK with `primary` (taken over,
- * also on failure). Whatever
- * fails here is counted as a shadow error; nothing of it reaches the client. */
+ * also on failure). Whatever fails here is counted as a shadow error; nothing reaches the client. */
 static void shadow_start(gp_call *c, grpc_byte_buffer *primary)
 {
     ig_gw_grpc *g = c->g;
