@@ -2,7 +2,9 @@
  * and the calls to upstreams; every event's tag is a gp_tag embedded in its gp_call. A call holds one
  * reference per batch in flight and is freed (stats, endpoint, snapshot) when the last completes.
  * Unary calls go upstream as one batch, so a failed try can go again before the client saw anything;
- * streams are pumped message by message in both directions. */
+ * streams are pumped message by message in both directions. A shadow copy of a unary ModelInfer
+ * (gp_shadow) is a call of its own on the same queue, started once the client's answer is on its way;
+ * it holds a config reference and is counted in `calls`, so shutdown waits for it (or cancels it). */
 #include "gateway/grpc_proxy.h"
 #include "net/grpc_core.h"
 
@@ -22,9 +24,13 @@
 #include <xxhash.h>
 
 #include "base/clock.h"
+#include "gateway/access_log.h"
+#include "gateway/shadow.h"
 
 #define N_THREADS 2
 #define N_REQUESTED 8
+/* As the REST path: a primary answer above this is not shadowed, a shadow answer above it is an error. */
+#define SHADOW_MAX_MESSAGE (8u << 20)
 
 typedef struct gp_tag {
     void (*fn)(struct gp_tag *t, bool ok);
@@ -51,7 +57,27 @@ struct ig_gw_grpc {
     atomic_long active; /* accepted and not finished */
     pthread_mutex_t ch_lock;
     gp_channel *channels;
+    pthread_mutex_t shadow_lock; /* guards the list of shadow calls in flight (cancelled at free) */
+    struct gp_shadow *shadows;
 };
+
+/* A shadow copy of a unary ModelInfer: fire and forget, compared with the primary's answer at the end. */
+typedef struct gp_shadow {
+    gp_tag tag; /* first: the queue hands this pointer back */
+    ig_gw_grpc *g;
+    struct gp_shadow *prev, *next;
+    ig_gw_config *cfg; /* a reference the shadow releases */
+    const ig_gw_route *route;
+    int pool_index;
+    ig_gw_endpoint *ep;
+    grpc_call *call;
+    grpc_metadata *md; /* copies (slice references) of the metadata the primary sent */
+    size_t n_md;
+    grpc_byte_buffer *request, *primary, *reply;
+    grpc_metadata_array up_md, up_trailing;
+    grpc_status_code status;
+    grpc_slice details;
+} gp_shadow;
 
 typedef struct gp_call {
     ig_gw_grpc *g;
@@ -80,6 +106,12 @@ typedef struct gp_call {
     const ig_gw_endpoint *prev_ep; /* compared only */
     bool holds_request, holds_retry, recorded;
     int tries, final_status; /* final_status: HTTP-like, for the route's stats */
+    int grpc_status;         /* the status sent to the client, for the access log; -1 before */
+    int shadow_pool;         /* -1, or the pool a copy of a successful ModelInfer goes to */
+    uint64_t bytes_in, bytes_out;
+    bool have_peer;
+    struct sockaddr_storage peer;
+    char peer_ip[64], principal[128], up_addr[64];
     uint64_t start_ns;
     gpr_timespec deadline;
     char model[256], version[64];
@@ -87,6 +119,9 @@ typedef struct gp_call {
     grpc_call *up;
     grpc_metadata_array up_md, up_trailing;
     grpc_byte_buffer *up_msg, *down_msg;
+    /* A send takes the slices of its byte buffer: each try sends a copy (slice references) of
+     * `first`, which stays whole for the next try and the shadow copy. */
+    grpc_byte_buffer *try_msg;
     grpc_status_code up_status;
     grpc_slice up_details, local_details;
     bool has_local_details;
@@ -204,6 +239,8 @@ static void up_reset(gp_call *c)
     grpc_metadata_array_init(&c->up_trailing);
     if (c->up_msg) grpc_byte_buffer_destroy(c->up_msg);
     c->up_msg = NULL;
+    if (c->try_msg) grpc_byte_buffer_destroy(c->try_msg);
+    c->try_msg = NULL;
     grpc_slice_unref(c->up_details);
     c->up_details = grpc_empty_slice();
 }
@@ -216,9 +253,41 @@ static void release_endpoint(gp_call *c)
     c->holds_retry = false;
 }
 
+static void log_call(gp_call *c)
+{
+    char rid[40], tp[64];
+    const char *id = md_find(&c->down_md, "x-request-id", rid, sizeof rid);
+    const char *trace = md_find(&c->down_md, "traceparent", tp, sizeof tp);
+    char method[256];
+    snprintf(method, sizeof method, "%.*s", (int)GRPC_SLICE_LENGTH(c->details.method),
+             (const char *)GRPC_SLICE_START_PTR(c->details.method));
+    ig_gw_access_entry e = {
+        .protocol = "grpc",
+        .request_id = id,
+        .traceparent = trace,
+        .client = c->peer_ip,
+        .principal = c->principal,
+        .method = method,
+        .model = c->model,
+        .version = c->version,
+        .route = c->route && c->route->name ? c->route->name : "",
+        .pool = c->pool ? ig_gw_pool_name(c->pool) : NULL,
+        .upstream = c->up_addr,
+        .status = -1,
+        /* every end sets it; a call that ended otherwise is logged UNKNOWN */
+        .grpc_status = c->grpc_status >= 0 ? c->grpc_status : GRPC_STATUS_UNKNOWN,
+        .tries = (uint64_t)c->tries,
+        .bytes_in = c->bytes_in,
+        .bytes_out = c->bytes_out,
+        .duration_us = (ig_now_ns() - c->start_ns) / 1000,
+    };
+    ig_gw_access_log_write(c->g->sh, &e);
+}
+
 static void call_free(gp_call *c)
 {
     ig_gw_grpc *g = c->g;
+    if (c->accepted) log_call(c);
     if (c->route && c->accepted) {
         ig_gw_route_stats *s = c->route->stats;
         int cls = c->final_status / 100;
@@ -275,6 +344,7 @@ static void on_status(gp_tag *t, bool ok)
 static void finish_local(gp_call *c, grpc_status_code code, const char *msg)
 {
     c->final_status = ig_gw_grpc_http_status(code);
+    c->grpc_status = (int)code;
     if (c->has_local_details) grpc_slice_unref(c->local_details);
     c->local_details = grpc_slice_from_copied_string(msg);
     c->has_local_details = true;
@@ -309,6 +379,144 @@ static bool build_forward(gp_call *c)
     return true;
 }
 
+/* ---- shadow copies of unary ModelInfer ---- */
+
+static void shadow_free(gp_shadow *s)
+{
+    ig_gw_grpc *g = s->g;
+    pthread_mutex_lock(&g->shadow_lock);
+    if (s->prev)
+        s->prev->next = s->next;
+    else if (g->shadows == s)
+        g->shadows = s->next;
+    if (s->next) s->next->prev = s->prev;
+    pthread_mutex_unlock(&g->shadow_lock);
+    if (s->ep) ig_gw_endpoint_finish(s->ep);
+    if (s->call) grpc_call_unref(s->call);
+    for (size_t i = 0; i < s->n_md; i++) {
+        grpc_slice_unref(s->md[i].key);
+        grpc_slice_unref(s->md[i].value);
+    }
+    free(s->md);
+    if (s->request) grpc_byte_buffer_destroy(s->request);
+    if (s->primary) grpc_byte_buffer_destroy(s->primary);
+    if (s->reply) grpc_byte_buffer_destroy(s->reply);
+    grpc_metadata_array_destroy(&s->up_md);
+    grpc_metadata_array_destroy(&s->up_trailing);
+    grpc_slice_unref(s->details);
+    ig_gw_config_release(s->cfg);
+    free(s);
+    atomic_fetch_sub(&g->calls, 1);
+}
+
+/* result: 0 same, 1 differ, negative not comparable; counted as the REST shadow counts (mirror.c). */
+static void shadow_finish(gp_shadow *s, int result)
+{
+    ig_gw_route_stats *st = s->route->stats;
+    atomic_fetch_add_explicit(result == 0   ? &st->shadow_same
+                              : result == 1 ? &st->shadow_differ
+                                            : &st->shadow_error,
+                              1, memory_order_relaxed);
+    if (s->route->rollout)
+        ig_rollout_record_shadow(s->route->rollout, s->pool_index, result, (int64_t)ig_now_ns());
+    shadow_free(s);
+}
+
+static grpc_slice read_all(grpc_byte_buffer *b)
+{
+    grpc_byte_buffer_reader r;
+    if (!b || !grpc_byte_buffer_reader_init(&r, b)) return grpc_empty_slice();
+    grpc_slice out = grpc_byte_buffer_reader_readall(&r);
+    grpc_byte_buffer_reader_destroy(&r);
+    return out;
+}
+
+static void on_shadow_done(gp_tag *t, bool ok)
+{
+    gp_shadow *s = (gp_shadow *)(void *)t;
+    if (!ok) s->status = GRPC_STATUS_UNAVAILABLE;
+    if (s->ep) {
+        ig_gw_pool_record(s->cfg->pools[s->pool_index], s->ep,
+                          s->status == GRPC_STATUS_UNAVAILABLE ? 0 : ig_gw_grpc_http_status(s->status),
+                          (int64_t)ig_now_ns());
+    }
+    int result = -1;
+    if (s->status == GRPC_STATUS_OK && s->reply && grpc_byte_buffer_length(s->reply) <= SHADOW_MAX_MESSAGE) {
+        double atol = 1e-5, rtol = 1e-4;
+        if (s->route->rollout) ig_rollout_shadow_tolerance(s->route->rollout, &atol, &rtol);
+        grpc_slice a = read_all(s->primary), b = read_all(s->reply);
+        result = ig_shadow_compare_pb(GRPC_SLICE_START_PTR(a), GRPC_SLICE_LENGTH(a), GRPC_SLICE_START_PTR(b),
+                                      GRPC_SLICE_LENGTH(b), atol, rtol);
+        grpc_slice_unref(a);
+        grpc_slice_unref(b);
+    }
+    shadow_finish(s, result);
+}
+
+/* Copies the call's request to its shadow pool; the primary answered OK with `primary` (taken over,
+ * also on failure). Whatever fails here is counted as a shadow error; nothing reaches the client. */
+static void shadow_start(gp_call *c, grpc_byte_buffer *primary)
+{
+    ig_gw_grpc *g = c->g;
+    gp_shadow *s = atomic_load(&g->shutting_down) ? NULL : calloc(1, sizeof *s);
+    if (!s) {
+        grpc_byte_buffer_destroy(primary);
+        return;
+    }
+    atomic_fetch_add(&g->calls, 1);
+    s->tag.fn = on_shadow_done;
+    s->g = g;
+    s->cfg = ig_gw_config_ref(c->cfg);
+    s->route = c->route;
+    s->pool_index = c->shadow_pool;
+    s->details = grpc_empty_slice();
+    grpc_metadata_array_init(&s->up_md);
+    grpc_metadata_array_init(&s->up_trailing);
+    s->primary = primary;
+    ig_gw_pool *pool = s->cfg->pools[s->pool_index];
+    /* A REST shadow pool cannot answer a gRPC call: counted as an error, as any unreachable shadow. */
+    if (ig_gw_pool_protocol(pool) != IG_GW_PROTO_GRPC) return shadow_finish(s, -1);
+    s->request = grpc_byte_buffer_copy(c->first);
+    s->md = calloc(c->n_fwd + 1, sizeof *s->md);
+    if (!s->request || !s->md) return shadow_finish(s, -1);
+    for (; s->n_md < c->n_fwd; s->n_md++) {
+        s->md[s->n_md].key = grpc_slice_ref(c->fwd[s->n_md].key);
+        s->md[s->n_md].value = grpc_slice_ref(c->fwd[s->n_md].value);
+    }
+    uint64_t rnd = next_rand();
+    s->ep = ig_gw_pool_pick(pool, rnd, rnd, NULL, (int64_t)ig_now_ns());
+    grpc_channel *ch = s->ep ? channel_for(g, ig_gw_endpoint_address(s->ep)) : NULL;
+    gpr_timespec deadline =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(c->route->timeout_ms, GPR_TIMESPAN));
+    /* No parent: the copy outlives the client's call, which may end before it. */
+    if (ch)
+        s->call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, g->cq, c->details.method, NULL,
+                                           deadline, NULL);
+    if (!s->call) return shadow_finish(s, -1);
+    /* Listed before its batch starts, unless shutdown began: ig_gw_grpc_free cancels what is listed. */
+    pthread_mutex_lock(&g->shadow_lock);
+    bool stopping = atomic_load(&g->shutting_down);
+    if (!stopping) {
+        s->next = g->shadows;
+        if (g->shadows) g->shadows->prev = s;
+        g->shadows = s;
+    }
+    pthread_mutex_unlock(&g->shadow_lock);
+    if (stopping) return shadow_finish(s, -1);
+    grpc_op ops[6] = {{.op = GRPC_OP_SEND_INITIAL_METADATA},  {.op = GRPC_OP_SEND_MESSAGE},
+                      {.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT}, {.op = GRPC_OP_RECV_INITIAL_METADATA},
+                      {.op = GRPC_OP_RECV_MESSAGE},           {.op = GRPC_OP_RECV_STATUS_ON_CLIENT}};
+    ops[0].data.send_initial_metadata.count = s->n_md;
+    ops[0].data.send_initial_metadata.metadata = s->md;
+    ops[1].data.send_message.send_message = s->request;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->up_md;
+    ops[4].data.recv_message.recv_message = &s->reply;
+    ops[5].data.recv_status_on_client.trailing_metadata = &s->up_trailing;
+    ops[5].data.recv_status_on_client.status = &s->status;
+    ops[5].data.recv_status_on_client.status_details = &s->details;
+    if (grpc_call_start_batch(s->call, ops, 6, &s->tag, NULL) != GRPC_CALL_OK) on_shadow_done(&s->tag, false);
+}
+
 /* ---- unary calls ---- */
 
 static void try_unary(gp_call *c);
@@ -322,6 +530,7 @@ static bool pick(gp_call *c)
     c->tries++;
     c->ep = ig_gw_pool_pick(c->pool, hash, next_rand(), c->prev_ep, (int64_t)ig_now_ns());
     if (!c->ep) return false;
+    snprintf(c->up_addr, sizeof c->up_addr, "%s", ig_gw_endpoint_address(c->ep));
     grpc_channel *ch = channel_for(c->g, ig_gw_endpoint_address(c->ep));
     if (!ch) return false;
     c->up = grpc_channel_create_call(ch, c->down, GRPC_PROPAGATE_DEFAULTS, c->g->cq, c->details.method, NULL,
@@ -346,6 +555,8 @@ static void send_reply(gp_call *c)
     ops[n].data.send_status_from_server.status = c->up_status;
     ops[n++].data.send_status_from_server.status_details = &c->up_details;
     c->final_status = ig_gw_grpc_http_status(c->up_status);
+    c->grpc_status = (int)c->up_status;
+    if (c->up_msg) c->bytes_out = grpc_byte_buffer_length(c->up_msg);
     start(c, c->down, ops, n, &c->t_reply);
 }
 
@@ -377,7 +588,14 @@ static void on_up_done(gp_tag *t, bool ok)
         try_unary(c);
     } else {
         record_final(c, c->up_status);
+        /* The answer is copied before the reply takes its slices; the shadow call starts after the
+         * reply batch, so the client never waits for it. */
+        grpc_byte_buffer *primary = NULL;
+        if (c->shadow_pool >= 0 && c->m.shadowable && c->up_status == GRPC_STATUS_OK && c->up_msg &&
+            grpc_byte_buffer_length(c->up_msg) <= SHADOW_MAX_MESSAGE)
+            primary = grpc_byte_buffer_copy(c->up_msg);
         send_reply(c);
+        if (primary) shadow_start(c, primary);
     }
     pthread_mutex_unlock(&c->lock);
     call_unref(c);
@@ -396,13 +614,19 @@ static bool pick_or_finish(gp_call *c)
 
 static void try_unary(gp_call *c)
 {
+    if (c->try_msg) grpc_byte_buffer_destroy(c->try_msg);
+    if (!(c->try_msg = grpc_byte_buffer_copy(c->first))) {
+        record_final(c, GRPC_STATUS_RESOURCE_EXHAUSTED);
+        finish_local(c, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
     if (!pick_or_finish(c)) return;
     grpc_op ops[6] = {{.op = GRPC_OP_SEND_INITIAL_METADATA},  {.op = GRPC_OP_SEND_MESSAGE},
                       {.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT}, {.op = GRPC_OP_RECV_INITIAL_METADATA},
                       {.op = GRPC_OP_RECV_MESSAGE},           {.op = GRPC_OP_RECV_STATUS_ON_CLIENT}};
     ops[0].data.send_initial_metadata.count = c->n_fwd;
     ops[0].data.send_initial_metadata.metadata = c->fwd;
-    ops[1].data.send_message.send_message = c->first;
+    ops[1].data.send_message.send_message = c->try_msg;
     ops[3].data.recv_initial_metadata.recv_initial_metadata = &c->up_md;
     ops[4].data.recv_message.recv_message = &c->up_msg;
     ops[5].data.recv_status_on_client.trailing_metadata = &c->up_trailing;
@@ -436,6 +660,7 @@ static void on_down_recv(gp_tag *t, bool ok)
     gp_call *c = GP_OF(t, t_down_recv);
     pthread_mutex_lock(&c->lock);
     if (ok && c->down_msg) {
+        c->bytes_in += grpc_byte_buffer_length(c->down_msg);
         grpc_op op = {.op = GRPC_OP_SEND_MESSAGE};
         op.data.send_message.send_message = c->down_msg;
         start(c, c->up, &op, 1, &c->t_up_sent);
@@ -456,6 +681,7 @@ static void maybe_send_status(gp_call *c)
     record_try(c, c->up_status);
     record_final(c, c->up_status);
     c->final_status = ig_gw_grpc_http_status(c->up_status);
+    c->grpc_status = (int)c->up_status;
     grpc_op op = {.op = GRPC_OP_SEND_STATUS_FROM_SERVER};
     op.data.send_status_from_server.trailing_metadata_count = c->up_trailing.count;
     op.data.send_status_from_server.trailing_metadata = c->up_trailing.metadata;
@@ -502,6 +728,7 @@ static void on_up_msg(gp_tag *t, bool ok)
     gp_call *c = GP_OF(t, t_up_msg);
     pthread_mutex_lock(&c->lock);
     if (ok && c->up_msg) {
+        c->bytes_out += grpc_byte_buffer_length(c->up_msg);
         grpc_op op = {.op = GRPC_OP_SEND_MESSAGE};
         op.data.send_message.send_message = c->up_msg;
         start(c, c->down, &op, 1, &c->t_down_sent);
@@ -592,16 +819,13 @@ static bool route_call(gp_call *c)
     }
     atomic_fetch_add_explicit(&c->route->stats->requests, 1, memory_order_relaxed);
 
-    char principal[128] = "";
-    struct sockaddr_storage peer;
-    char *peer_s = grpc_call_get_peer(c->down);
-    bool have_peer = ig_gw_grpc_parse_peer(peer_s, &peer, principal, sizeof principal);
-    gpr_free(peer_s);
+    char *principal = c->principal; /* the peer address unless a credential names someone */
+    snprintf(principal, sizeof c->principal, "%s", c->peer_ip);
     if (c->cfg->auth) {
         char authz[8448], key[512], why[160];
         ig_auth_request ar = {.authorization = md_find(&c->down_md, "authorization", authz, sizeof authz),
                               .api_key = md_find(&c->down_md, "x-api-key", key, sizeof key),
-                              .peer = have_peer ? (const struct sockaddr *)&peer : NULL,
+                              .peer = c->have_peer ? (const struct sockaddr *)&c->peer : NULL,
                               .now_s = (int64_t)(ig_wall_ms() / 1000)};
         ig_auth_identity id;
         ig_auth_result r =
@@ -612,7 +836,7 @@ static bool route_call(gp_call *c)
                 why);
             return false;
         }
-        if (strcmp(id.method, "none")) snprintf(principal, sizeof principal, "%s", id.principal);
+        if (strcmp(id.method, "none")) snprintf(principal, sizeof c->principal, "%s", id.principal);
     }
     ig_rl_request lr = {.key = principal, .model = c->model[0] ? c->model : NULL};
     ig_rl_decision d;
@@ -630,6 +854,7 @@ static bool route_call(gp_call *c)
         ig_rollout_choose(ro, ph ? md_find(&c->down_md, ph, pin, sizeof pin) : NULL, NULL,
                           sh ? md_find(&c->down_md, sh, sticky, sizeof sticky) : NULL, next_rand(), &pk);
         if (pk.pool >= 0) c->pool_index = pk.pool;
+        c->shadow_pool = pk.shadow_pool;
     }
     c->pool = c->cfg->pools[c->pool_index];
     if (ig_gw_pool_protocol(c->pool) != IG_GW_PROTO_GRPC) {
@@ -654,6 +879,7 @@ static bool route_call(gp_call *c)
 static void on_first(gp_tag *t, bool ok)
 {
     gp_call *c = GP_OF(t, t_first);
+    if (ok && c->first) c->bytes_in = grpc_byte_buffer_length(c->first);
     if (!ok) {
         finish_local(c, GRPC_STATUS_CANCELLED, "request message not received");
     } else if (!c->m.streaming && !c->first) {
@@ -703,6 +929,9 @@ static void on_requested(gp_tag *t, bool ok)
     pthread_mutex_unlock(&g->sh->lock);
     c->m = ig_gw_grpc_method_info((const char *)GRPC_SLICE_START_PTR(c->details.method),
                                   GRPC_SLICE_LENGTH(c->details.method));
+    char *peer_s = grpc_call_get_peer(c->down);
+    c->have_peer = ig_gw_grpc_parse_peer(peer_s, &c->peer, c->peer_ip, sizeof c->peer_ip);
+    gpr_free(peer_s);
     grpc_op close = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
     close.data.recv_close_on_server.cancelled = &c->cancelled;
     start(c, c->down, &close, 1, &c->t_closed);
@@ -741,6 +970,8 @@ static void request_call(ig_gw_grpc *g)
     c->t_status.fn = on_status;
     c->up_details = grpc_empty_slice();
     c->prev_ep = NULL;
+    c->grpc_status = -1;
+    c->shadow_pool = -1;
     grpc_call_details_init(&c->details);
     grpc_metadata_array_init(&c->down_md);
     grpc_metadata_array_init(&c->up_md);
@@ -779,6 +1010,7 @@ ig_gw_grpc *ig_gw_grpc_start(ig_gw_shared *sh, const char *listen, int64_t max_m
     g->sh = sh;
     g->shutdown_tag.fn = on_shutdown;
     pthread_mutex_init(&g->ch_lock, NULL);
+    pthread_mutex_init(&g->shadow_lock, NULL);
     grpc_init();
     if (max_message_bytes <= 0) max_message_bytes = INT32_MAX;
     g->server = ig_grpc_core_server((size_t)max_message_bytes, &g->cq);
@@ -790,6 +1022,7 @@ ig_gw_grpc *ig_gw_grpc_start(ig_gw_shared *sh, const char *listen, int64_t max_m
         ig_grpc_core_server_discard(g->server, g->cq);
         grpc_shutdown();
         pthread_mutex_destroy(&g->ch_lock);
+        pthread_mutex_destroy(&g->shadow_lock);
         free(g);
         return NULL;
     }
@@ -826,6 +1059,11 @@ void ig_gw_grpc_free(ig_gw_grpc *g)
     if (!g) return;
     ig_gw_grpc_drain(g);
     grpc_server_cancel_all_calls(g->server);
+    /* Shadow copies are client calls of ours: nothing waits for their answers any more. */
+    pthread_mutex_lock(&g->shadow_lock);
+    for (gp_shadow *s = g->shadows; s; s = s->next)
+        if (s->call) grpc_call_cancel(s->call, NULL);
+    pthread_mutex_unlock(&g->shadow_lock);
     /* Calls end once their last batches complete on the polling threads; bounded wait. */
     for (int waited = 0;
          g->n_threads && waited < 10000 && (!atomic_load(&g->shutdown_done) || atomic_load(&g->calls) > 0);
@@ -847,5 +1085,6 @@ void ig_gw_grpc_free(ig_gw_grpc *g)
     grpc_completion_queue_destroy(g->cq);
     grpc_shutdown();
     pthread_mutex_destroy(&g->ch_lock);
+    pthread_mutex_destroy(&g->shadow_lock);
     free(g);
 }

@@ -1,7 +1,9 @@
 /* The gateway's gRPC front: a gRPC core server on `grpc_listen` that takes every method generically,
  * routes each call like a REST request (model and version from the first request message, route,
  * auth, rate limits, rollout, pool pick) and relays it to a `protocol: grpc` pool over cached
- * channels: unary calls with retries on UNAVAILABLE, streams (ModelStreamInfer) pumped both ways. */
+ * channels: unary calls with retries on UNAVAILABLE, streams (ModelStreamInfer) pumped both ways.
+ * Every finished call writes an access-log line; a share of successful unary ModelInfer calls of a
+ * route with `shadow:` is copied to the shadow pool and the answers compared (never streams). */
 #ifndef IG_GATEWAY_GRPC_PROXY_H
 #define IG_GATEWAY_GRPC_PROXY_H
 
@@ -33,6 +35,7 @@ typedef struct {
     bool known;                     /* a method of inference.GRPCInferenceService */
     bool streaming;                 /* relayed as a stream (ModelStreamInfer and every unknown method) */
     int model_field, version_field; /* protobuf field numbers in the request; 0 = none */
+    bool shadowable;                /* unary ModelInfer: copied to a route's shadow pool */
 } ig_gw_grpc_method;
 
 /* Classifies a method path such as "/inference.GRPCInferenceService/ModelInfer". */

@@ -32,7 +32,8 @@ ig_gw_grpc_method ig_gw_grpc_method_info(const char *path, size_t len)
     if (len <= pl || memcmp(path, SVC, pl)) return m;
     for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++)
         if (strlen(methods[i].name) == len - pl && !memcmp(path + pl, methods[i].name, len - pl))
-            return (ig_gw_grpc_method){true, methods[i].streaming, methods[i].model, methods[i].version};
+            return (ig_gw_grpc_method){true, methods[i].streaming, methods[i].model, methods[i].version,
+                                       !strcmp(methods[i].name, "ModelInfer")};
     return m;
 }
 

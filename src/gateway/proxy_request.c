@@ -1,62 +1,36 @@
 /* A request between its head and its first try, and at its end: request ids and trace context, the
  * head sent upstream, routing, auth, rate limits, the rollout's choice, the response cache; then
  * statistics, the access log and the slots it held. */
+#include "gateway/access_log.h"
 #include "gateway/proxy_int.h"
-#include "protocol/json.h"
 
 /* ---- request lifecycle ---- */
 
 static void log_access(gw_client *c)
 {
-    FILE *f = c->wk->sh->access_log;
-    if (!f) return;
     gw_request *rq = &c->rq;
-    uint64_t now = ig_loop_now(c->wk->loop);
     /* Paths and names are logged as sent; the writer escapes them, so the line stays one JSON object. */
-    const char *method = http_method_str((enum http_method)c->req.parser.method);
-    ig_json_writer w = {0};
-    ig_jw_lit(&w, "{\"ts_ms\":");
-    ig_jw_u64(&w, ig_wall_ms());
-    const struct {
-        const char *key, *value;
-        size_t len;
-    } strs[] = {
-        {",\"request_id\":", rq->request_id, strlen(rq->request_id)},
-        {",\"client\":", c->peer_ip, strlen(c->peer_ip)},
-        {",\"principal\":", rq->principal, strlen(rq->principal)},
-        {",\"method\":", method, strlen(method)},
-        {",\"path\":", c->req.url ? c->req.url : "", c->req.url_len > 1024 ? 1024 : c->req.url_len},
-        {",\"model\":", rq->model, strlen(rq->model)},
-        {",\"version\":", rq->version, strlen(rq->version)},
-        {",\"route\":", rq->route ? rq->route->name : "", rq->route ? strlen(rq->route->name) : 0},
-        {",\"upstream\":", rq->prev_addr, strlen(rq->prev_addr)},
+    ig_gw_access_entry e = {
+        .request_id = rq->request_id,
+        .traceparent = rq->traceparent,
+        .client = c->peer_ip,
+        .principal = rq->principal,
+        .method = http_method_str((enum http_method)c->req.parser.method),
+        .path = c->req.url ? c->req.url : "",
+        .path_len = c->req.url ? (c->req.url_len > 1024 ? 1024 : c->req.url_len) : 0,
+        .model = rq->model,
+        .version = rq->version,
+        .route = rq->route ? rq->route->name : "",
+        .pool = rq->pool ? ig_gw_pool_name(rq->pool) : NULL,
+        .upstream = rq->prev_addr,
+        .status = rq->status,
+        .grpc_status = -1,
+        .tries = (uint64_t)rq->tries,
+        .bytes_in = c->req.head_len + c->body_len,
+        .bytes_out = rq->bytes_out,
+        .duration_us = (ig_loop_now(c->wk->loop) - rq->start_ns) / 1000,
     };
-    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
-        ig_jw_lit(&w, strs[i].key);
-        ig_jw_str(&w, strs[i].value, strs[i].len);
-    }
-    const struct {
-        const char *key;
-        uint64_t value;
-    } nums[] = {
-        {",\"status\":", (uint64_t)rq->status},
-        {",\"tries\":", (uint64_t)rq->tries},
-        {",\"bytes_in\":", c->req.head_len + c->body_len},
-        {",\"bytes_out\":", rq->bytes_out},
-        {",\"duration_us\":", (now - rq->start_ns) / 1000},
-    };
-    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
-        ig_jw_lit(&w, nums[i].key);
-        ig_jw_u64(&w, nums[i].value);
-    }
-    ig_jw_lit(&w, "}\n");
-    size_t len;
-    char *line = ig_jw_take(&w, &len);
-    if (!line) return;
-    pthread_mutex_lock(&c->wk->sh->log_lock);
-    fwrite(line, 1, len, f);
-    pthread_mutex_unlock(&c->wk->sh->log_lock);
-    free(line);
+    ig_gw_access_log_write(c->wk->sh, &e);
 }
 
 static void release_endpoint(gw_request *rq)

@@ -1,6 +1,7 @@
 /* The shadow-response comparer: parses two OIP inference responses (JSON body, optionally followed by
- * binary output tensors), matches outputs by name and compares datatypes, shapes and every element
- * with a mixed absolute/relative tolerance. FP16 and BF16 are decoded here, by hand. */
+ * binary output tensors, or a gRPC ModelInferResponse with raw or typed contents), matches outputs by
+ * name and compares datatypes, shapes and every element with a mixed absolute/relative tolerance.
+ * FP16 and BF16 are decoded here, by hand. */
 #include "gateway/shadow.h"
 
 #include <cjson/cJSON.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grpc_service.pb-c.h"
 #include "infergate/error.h"
 
 enum {
@@ -54,10 +56,16 @@ typedef struct {
     size_t bin_len;
     const unsigned char **strs; /* BYTES in binary form: element starts and lengths */
     uint32_t *str_lens;
+    const void *typed; /* protobuf typed contents (count elements of typed_kind), or NULL */
+    int typed_kind;
 } output;
+
+/* The element types of InferTensorContents' repeated fields. */
+enum { TY_BOOL, TY_I32, TY_U32, TY_I64, TY_U64, TY_F32, TY_F64, TY_BYTES };
 
 typedef struct {
     cJSON *root;
+    Inference__ModelInferResponse *pb;
     int n;
     output *outs;
 } response;
@@ -71,6 +79,7 @@ static void response_free(response *r)
     }
     free(r->outs);
     cJSON_Delete(r->root);
+    if (r->pb) inference__model_infer_response__free_unpacked(r->pb, NULL);
 }
 
 static int dtype_of(const char *s)
@@ -112,6 +121,8 @@ static void flatten(const cJSON *a, const cJSON **out, size_t *at)
 /* Splits binary BYTES data (4-byte little-endian length, then the bytes, per element). */
 static int split_bytes(output *o)
 {
+    /* every element has its 4-byte length: a shape beyond that is refused before anything is allocated */
+    if (o->count > o->bin_len / 4) return IG_EFORMAT;
     o->strs = malloc((o->count ? o->count : 1) * sizeof(*o->strs));
     o->str_lens = malloc((o->count ? o->count : 1) * sizeof(*o->str_lens));
     if (!o->strs || !o->str_lens) return IG_ENOMEM;
@@ -222,6 +233,24 @@ static long double element(const output *o, size_t i)
         const cJSON *e = o->leaves[i];
         return cJSON_IsBool(e) ? (cJSON_IsTrue(e) ? 1 : 0) : (long double)e->valuedouble;
     }
+    if (o->typed) {
+        switch (o->typed_kind) {
+        case TY_BOOL:
+            return ((const protobuf_c_boolean *)o->typed)[i] != 0;
+        case TY_I32:
+            return ((const int32_t *)o->typed)[i];
+        case TY_U32:
+            return ((const uint32_t *)o->typed)[i];
+        case TY_I64:
+            return ((const int64_t *)o->typed)[i];
+        case TY_U64:
+            return ((const uint64_t *)o->typed)[i];
+        case TY_F32:
+            return ((const float *)o->typed)[i];
+        default:
+            return ((const double *)o->typed)[i];
+        }
+    }
     int sz = dtypes[o->dt].size;
     uint64_t u = load_le(o->bin + i * (size_t)sz, sz);
     switch (o->dt) {
@@ -264,6 +293,10 @@ static void bytes_element(const output *o, size_t i, const unsigned char **p, si
     if (o->leaves) {
         *p = (const unsigned char *)o->leaves[i]->valuestring;
         *len = strlen(o->leaves[i]->valuestring);
+    } else if (o->typed) {
+        const ProtobufCBinaryData *d = &((const ProtobufCBinaryData *)o->typed)[i];
+        *p = d->data;
+        *len = d->len;
     } else {
         *p = o->strs[i];
         *len = o->str_lens[i];
@@ -290,24 +323,127 @@ static bool same_output(const output *x, const output *y, long double atol, long
     return true;
 }
 
+/* Outputs matched by name: 0 same, 1 different. */
+static int compare_parsed(const response *ra, const response *rb, double atol, double rtol)
+{
+    int result = ra->n == rb->n ? 0 : 1;
+    for (int i = 0; i < ra->n && !result; i++) {
+        const output *y = NULL;
+        for (int k = 0; k < rb->n && !y; k++)
+            if (!strcmp(ra->outs[i].name, rb->outs[k].name)) y = &rb->outs[k];
+        if (!y || !same_output(&ra->outs[i], y, atol, rtol)) result = 1;
+    }
+    return result;
+}
+
 int ig_shadow_compare(const char *a, size_t a_len, size_t a_json_len, const char *b, size_t b_len,
                       size_t b_json_len, double atol, double rtol)
 {
     response ra, rb;
     int rc = parse_response(a, a_len, a_json_len, &ra);
     int rc2 = parse_response(b, b_len, b_json_len, &rb);
-    if (rc < 0 || rc2 < 0) {
-        response_free(&ra);
-        response_free(&rb);
-        return rc < 0 ? rc : rc2;
+    int result = rc < 0 ? rc : rc2 < 0 ? rc2 : compare_parsed(&ra, &rb, atol, rtol);
+    response_free(&ra);
+    response_free(&rb);
+    return result;
+}
+
+/* ---- gRPC: inference.ModelInferResponse ---- */
+
+/* The typed contents field that carries dt (Triton's mapping); false for FP16/BF16, raw only. */
+static bool typed_of(const Inference__InferTensorContents *t, int dt, const void **data, size_t *n, int *kind)
+{
+    switch (dt) {
+    case DT_BOOL:
+        *data = t->bool_contents, *n = t->n_bool_contents, *kind = TY_BOOL;
+        return true;
+    case DT_I8:
+    case DT_I16:
+    case DT_I32:
+        *data = t->int_contents, *n = t->n_int_contents, *kind = TY_I32;
+        return true;
+    case DT_U8:
+    case DT_U16:
+    case DT_U32:
+        *data = t->uint_contents, *n = t->n_uint_contents, *kind = TY_U32;
+        return true;
+    case DT_I64:
+        *data = t->int64_contents, *n = t->n_int64_contents, *kind = TY_I64;
+        return true;
+    case DT_U64:
+        *data = t->uint64_contents, *n = t->n_uint64_contents, *kind = TY_U64;
+        return true;
+    case DT_F32:
+        *data = t->fp32_contents, *n = t->n_fp32_contents, *kind = TY_F32;
+        return true;
+    case DT_F64:
+        *data = t->fp64_contents, *n = t->n_fp64_contents, *kind = TY_F64;
+        return true;
+    case DT_BYTES:
+        *data = t->bytes_contents, *n = t->n_bytes_contents, *kind = TY_BYTES;
+        return true;
+    default:
+        return false;
     }
-    int result = ra.n == rb.n ? 0 : 1;
-    for (int i = 0; i < ra.n && !result; i++) {
-        const output *y = NULL;
-        for (int k = 0; k < rb.n && !y; k++)
-            if (!strcmp(ra.outs[i].name, rb.outs[k].name)) y = &rb.outs[k];
-        if (!y || !same_output(&ra.outs[i], y, atol, rtol)) result = 1;
+}
+
+static int parse_pb_output(const Inference__ModelInferResponse__InferOutputTensor *t,
+                           const ProtobufCBinaryData *raw, output *o)
+{
+    if (!t || !t->name || !t->datatype || (o->dt = dtype_of(t->datatype)) < 0 || t->n_shape > MAX_DIMS)
+        return IG_EFORMAT;
+    o->name = t->name;
+    uint64_t count = 1;
+    for (size_t d = 0; d < t->n_shape; d++) {
+        int64_t v = t->shape[d];
+        if (v < 0 || (uint64_t)v > MAX_ELEMS) return IG_EFORMAT;
+        o->shape[o->ndim++] = v;
+        if (v != 0 && count > MAX_ELEMS / (uint64_t)v) return IG_EFORMAT;
+        count *= (uint64_t)v;
     }
+    o->count = (size_t)count;
+    if (raw) {
+        o->bin = raw->data;
+        o->bin_len = raw->len;
+        if (o->dt == DT_BYTES) return split_bytes(o);
+        return o->bin_len == o->count * (size_t)dtypes[o->dt].size ? 0 : IG_EFORMAT;
+    }
+    if (!t->contents) return o->count == 0 ? 0 : IG_EFORMAT;
+    const void *data;
+    size_t n;
+    if (!typed_of(t->contents, o->dt, &data, &n, &o->typed_kind) || n != o->count) return IG_EFORMAT;
+    static const char empty[8];
+    o->typed = n ? data : (const void *)empty; /* never NULL: the element accessors look at typed */
+    return 0;
+}
+
+static int parse_pb_response(const void *buf, size_t len, response *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (!buf && len) return IG_EFORMAT;
+    r->pb = inference__model_infer_response__unpack(NULL, len, buf);
+    if (!r->pb) return IG_EFORMAT;
+    const Inference__ModelInferResponse *m = r->pb;
+    /* raw_output_contents has one entry per output, or none (typed contents then). */
+    if (m->n_raw_output_contents && m->n_raw_output_contents != m->n_outputs) return IG_EFORMAT;
+    if (m->n_outputs > INT32_MAX) return IG_EFORMAT;
+    r->outs = calloc(m->n_outputs ? m->n_outputs : 1, sizeof(*r->outs));
+    if (!r->outs) return IG_ENOMEM;
+    r->n = (int)m->n_outputs;
+    for (size_t i = 0; i < m->n_outputs; i++) {
+        int rc = parse_pb_output(m->outputs[i], m->n_raw_output_contents ? &m->raw_output_contents[i] : NULL,
+                                 &r->outs[i]);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+int ig_shadow_compare_pb(const void *a, size_t a_len, const void *b, size_t b_len, double atol, double rtol)
+{
+    response ra, rb;
+    int rc = parse_pb_response(a, a_len, &ra);
+    int rc2 = parse_pb_response(b, b_len, &rb);
+    int result = rc < 0 ? rc : rc2 < 0 ? rc2 : compare_parsed(&ra, &rb, atol, rtol);
     response_free(&ra);
     response_free(&rb);
     return result;

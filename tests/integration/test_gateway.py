@@ -3,7 +3,7 @@ config checks, kill -9 of a replica under load (L1), a failing canary rolled bac
 and the JWT negative matrix (A2), rate-limit accuracy over 10 s (I5), config reload under load (R5),
 slowloris against the gateway (H4), the admin API, shadow traffic, mTLS on the client listener, and the
 gRPC front (grpc_listen) in front of gRPC replicas: unary and streaming calls, auth from metadata, kill -9
-of a replica, a route to a REST pool."""
+of a replica, a route to a REST pool, access-log lines of gRPC calls and shadow copies of ModelInfer."""
 import base64
 import hashlib
 import hmac
@@ -192,6 +192,8 @@ routes:
         check("proxy: JSON access log", any(x["request_id"] == "abc-123" and x["status"] == 200 for x in lines), lines[:2])
         check("proxy: quotes and backslashes in a path stay inside the log's JSON",
               any(x["path"] == '/v2/health/ready?a="b\\c' for x in lines), [x["path"] for x in lines])
+        check("proxy: REST log lines name the pool and carry no protocol field",
+              any(x.get("pool") == "stable" and "protocol" not in x and x["tries"] == 1 for x in lines), lines[:2])
     finally:
         check("proxy: SIGTERM exits 0", gw.stop() == 0, gw.output())
 
@@ -1000,6 +1002,163 @@ routes:
             r.stop()
 
 
+def grpc_infer_request(pb, rid="", model="linear"):
+    r = pb.ModelInferRequest(model_name=model, id=rid)
+    r.inputs.add(name="features", datatype="FP32", shape=[1, 4])
+    r.inputs[0].contents.fp32_contents.extend([1, 2, 3, 4])
+    return r
+
+
+def test_grpc_shadow(tmp, repo):
+    """gRPC calls write access-log lines (protocol grpc, grpc_status); a route's shadow copies successful
+    unary ModelInfer calls to a grpc pool and compares the answers; streams and other methods are not
+    copied; a shadow pool that speaks REST counts errors. The client always gets the primary's answer."""
+    stubs = os.path.join(tmp, "stubs")
+    os.makedirs(stubs)
+    compile_grpc_stubs(stubs)
+    import grpc
+    import grpc_service_pb2 as pb
+    import grpc_service_pb2_grpc as pbg
+
+    vdir = os.path.join(tmp, "variant")
+    os.makedirs(vdir)
+    vrepo = make_repo(vdir, models=("linear",))
+    linear_variant(os.path.join(vrepo, "linear", "1", "model.onnx"), 2.0, 0.5)
+    gp, gs, gc = free_ports(3)
+    front = free_ports(1)[0]
+    with Server(BIN, repo, "--grpc-port", str(gp)) as primary, Server(BIN, repo, "--grpc-port", str(gs)) as same, \
+            Server(BIN, vrepo, "--grpc-port", str(gc)) as changed:
+        gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+grpc_listen: 127.0.0.1:{front}
+access_log: {tmp}/access.log
+pools:
+  - {{name: g-primary, protocol: grpc, endpoints: ["127.0.0.1:{gp}"]}}
+  - {{name: g-same, protocol: grpc, endpoints: ["127.0.0.1:{gs}"]}}
+  - {{name: g-changed, protocol: grpc, endpoints: ["127.0.0.1:{gc}"]}}
+  - {{name: rest-same, endpoints: ["127.0.0.1:{same.port}"]}}
+routes:
+  - name: g-same
+    match: {{headers: {{x-target: same}}}}
+    pool: g-primary
+    shadow: {{pool: g-same, percent: 100}}
+  - name: g-changed
+    match: {{headers: {{x-target: changed}}}}
+    pool: g-primary
+    shadow: {{pool: g-changed, percent: 100}}
+  - name: g-rest
+    match: {{headers: {{x-target: rest}}}}
+    pool: g-primary
+    shadow: {{pool: rest-same, percent: 100}}
+  - name: g-plain
+    pool: g-primary
+""")
+        ch = grpc.insecure_channel(f"127.0.0.1:{front}")
+        st = pbg.GRPCInferenceServiceStub(ch)
+        direct = pbg.GRPCInferenceServiceStub(grpc.insecure_channel(f"127.0.0.1:{gp}"))
+
+        def count(route, result):
+            key = f'infergate_gateway_shadow_comparisons_total{{route="{route}",result="{result}"}} '
+            line = [x for x in gw.metrics().splitlines() if x.startswith(key)]
+            return int(float(line[0].split()[-1])) if line else -1
+
+        def wait_count(route, result, want):
+            end = time.time() + 10
+            while count(route, result) < want and time.time() < end:
+                time.sleep(0.05)
+            return count(route, result)
+
+        def log_lines():
+            with open(f"{tmp}/access.log") as f:
+                return [json.loads(x) for x in f.read().splitlines()]
+
+        try:
+            front_ready(grpc, ch, gw)
+            want = direct.ModelInfer(grpc_infer_request(pb, "d"), timeout=10)
+            # shadowed to a replica of the same model: every copy agrees
+            s0, c0, p0 = (same.stats("linear")["inference_count"], changed.stats("linear")["inference_count"],
+                          primary.stats("linear")["inference_count"])
+            got = [st.ModelInfer(grpc_infer_request(pb, str(i)), timeout=10, metadata=[("x-target", "same")])
+                   for i in range(20)]
+            check("grpc shadow: clients get the primary's answers",
+                  all(g.raw_output_contents == want.raw_output_contents and g.id == str(i) for i, g in enumerate(got)),
+                  got[:1])
+            check("grpc shadow: same model agrees", wait_count("g-same", "same", 20) == 20
+                  and count("g-same", "differ") == 0 and count("g-same", "error") == 0,
+                  (count("g-same", "same"), count("g-same", "differ"), count("g-same", "error")))
+            check("grpc shadow: the shadow replica ran the copies",
+                  same.stats("linear")["inference_count"] - s0 == 20, (s0, same.stats("linear")))
+            check("grpc shadow: the primary ran each call once",
+                  primary.stats("linear")["inference_count"] - p0 == 20, (p0, primary.stats("linear")))
+            # shadowed to other weights: every copy disagrees, the client still gets the primary's answer
+            got = [st.ModelInfer(grpc_infer_request(pb), timeout=10, metadata=[("x-target", "changed")])
+                   for _ in range(10)]
+            check("grpc shadow: the primary's answer, not the shadow's",
+                  all(g.raw_output_contents == want.raw_output_contents for g in got), got[:1])
+            check("grpc shadow: other weights disagree", wait_count("g-changed", "differ", 10) == 10
+                  and count("g-changed", "same") == 0, (count("g-changed", "differ"), count("g-changed", "same")))
+            check("grpc shadow: the changed replica ran the copies",
+                  changed.stats("linear")["inference_count"] - c0 == 10, (c0, changed.stats("linear")))
+            # not copied: streams, other methods, failed calls
+            s1 = same.stats("linear")["inference_count"]
+            ids = [r.infer_response.id for r in st.ModelStreamInfer(
+                iter([grpc_infer_request(pb, str(i)) for i in range(5)]), timeout=30, metadata=[("x-target", "same")])]
+            check("grpc shadow: the stream is answered", sorted(ids) == [str(i) for i in range(5)], ids)
+            st.ModelMetadata(pb.ModelMetadataRequest(name="linear"), timeout=10, metadata=[("x-target", "same")])
+            try:
+                st.ModelInfer(grpc_infer_request(pb, model="nope"), timeout=10, metadata=[("x-target", "same")])
+            except grpc.RpcError:
+                pass
+            time.sleep(0.5)
+            check("grpc shadow: streams, ModelMetadata and failed calls are not copied",
+                  same.stats("linear")["inference_count"] == s1 and count("g-same", "same") == 20
+                  and count("g-same", "error") == 0, (s1, same.stats("linear"), count("g-same", "error")))
+            # a shadow pool that speaks REST cannot take the copy: an error, the client unaffected
+            r = st.ModelInfer(grpc_infer_request(pb, "r"), timeout=10, metadata=[("x-target", "rest")])
+            check("grpc shadow: a REST shadow pool leaves the client's call alone", r.id == "r", r)
+            check("grpc shadow: a REST shadow pool counts an error", wait_count("g-rest", "error", 1) == 1,
+                  count("g-rest", "error"))
+
+            # access log
+            tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+            st.ModelInfer(grpc_infer_request(pb, "L"), timeout=10,
+                          metadata=[("x-request-id", "grpc-rid-1"), ("traceparent", tp)])
+            code = None
+            try:
+                st.ModelInfer(grpc_infer_request(pb, model="nope"), timeout=10, metadata=[("x-request-id", "grpc-bad")])
+            except grpc.RpcError as e:
+                code = e.code()
+            end = time.time() + 5
+            lines = []
+            while time.time() < end:
+                lines = log_lines()
+                if {"grpc-rid-1", "grpc-bad"} <= {x.get("request_id") for x in lines}:
+                    break
+                time.sleep(0.05)
+            ok_line = [x for x in lines if x.get("request_id") == "grpc-rid-1"]
+            x = ok_line[0] if ok_line else {}
+            check("grpc log: a line per call with protocol grpc and grpc_status 0",
+                  x.get("protocol") == "grpc" and x.get("grpc_status") == 0 and "status" not in x
+                  and x.get("method") == "/inference.GRPCInferenceService/ModelInfer", x)
+            check("grpc log: route, pool, upstream, model, tries, traceparent, latency",
+                  x.get("route") == "g-plain" and x.get("pool") == "g-primary" and x.get("upstream") == f"127.0.0.1:{gp}"
+                  and x.get("model") == "linear" and x.get("tries") == 1 and x.get("traceparent") == tp
+                  and x.get("duration_us", -1) >= 0 and x.get("bytes_in", 0) > 0 and x.get("bytes_out", 0) > 0
+                  and x.get("client") == "127.0.0.1", x)
+            bad = [y for y in lines if y.get("request_id") == "grpc-bad"]
+            check("grpc log: the failed call's grpc status", code is not None and bad
+                  and bad[0].get("grpc_status") == code.value[0] and bad[0]["grpc_status"] != 0, (code, bad))
+            streams = [y for y in lines if y.get("method") == "/inference.GRPCInferenceService/ModelStreamInfer"]
+            check("grpc log: a stream is one line", len(streams) == 1 and streams[0]["grpc_status"] == 0
+                  and streams[0]["route"] == "g-same", streams)
+            check("grpc log: every line is one JSON object; gRPC lines carry no request id unless sent",
+                  all("ts_ms" in y for y in lines) and any(y.get("protocol") == "grpc" and "request_id" not in y
+                                                           for y in lines), lines[:3])
+        finally:
+            ch.close()
+            gw.stop()
+
+
 def main():
     with tempfile.TemporaryDirectory() as tmp:
         repo = make_repo(tmp, models=("linear", "iris_mlp"))
@@ -1012,7 +1171,8 @@ def main():
                                    ("auth", test_auth, (replicas,)), ("rate", test_rate_limit, (replicas,)),
                                    ("elements", test_element_limits, (replicas,)), ("redis", test_shared_limits, (replicas,)), ("dns", test_dns_pool, (replicas,)),
                                    ("reload", test_reload, (replicas,)), ("slowloris", test_slowloris, (replicas,)),
-                                   ("tls", test_tls, (replicas,)), ("grpc", test_grpc, (repo, replicas))):
+                                   ("tls", test_tls, (replicas,)), ("grpc", test_grpc, (repo, replicas)),
+                                   ("grpc-shadow", test_grpc_shadow, (repo,))):
                 d = os.path.join(tmp, name)
                 os.makedirs(d)
                 t0 = time.time()

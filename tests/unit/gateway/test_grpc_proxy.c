@@ -17,11 +17,11 @@
 static void test_methods(void)
 {
     ig_gw_grpc_method m = M("/inference.GRPCInferenceService/ModelInfer");
-    CHECK(m.known && !m.streaming && m.model_field == 1 && m.version_field == 2);
+    CHECK(m.known && !m.streaming && m.model_field == 1 && m.version_field == 2 && m.shadowable);
     m = M("/inference.GRPCInferenceService/ModelStreamInfer");
-    CHECK(m.known && m.streaming && m.model_field == 1);
+    CHECK(m.known && m.streaming && m.model_field == 1 && !m.shadowable); /* streams are never shadowed */
     m = M("/inference.GRPCInferenceService/ServerLive");
-    CHECK(m.known && !m.streaming && m.model_field == 0);
+    CHECK(m.known && !m.streaming && m.model_field == 0 && !m.shadowable);
     m = M("/inference.GRPCInferenceService/RepositoryModelLoad");
     CHECK(m.known && m.model_field == 2 && m.version_field == 0);
     m = M("/inference.GRPCInferenceService/ModelInferX");
