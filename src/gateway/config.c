@@ -36,7 +36,7 @@ static bool load_pools(ig_gw_config *g, const ig_conf_node *root, ig_error *err)
     g->pool_stats = calloc(pools->count, sizeof *g->pool_stats);
     if (!g->pools || !g->pool_stats) return ig_conf_fail(g->conf, pools, err, "out of memory");
     for (const ig_conf_node *p = pools->child; p; p = p->next) {
-        ig_gw_pool *pool = ig_gw_pool_from_conf(g->conf, p, err);
+        ig_gw_pool *pool = ig_gw_pool_from_conf(g->conf, p, g->dir, err);
         if (!pool) return false;
         g->pool_stats[g->n_pools] = ig_gw_stats_get(IG_GW_STATS_POOL, ig_gw_pool_name(pool));
         g->pools[g->n_pools++] = pool;

@@ -52,6 +52,7 @@ struct ig_gw_pool {
     int64_t retry_percent, min_retries;
     char *dns_host, *dns_port;
     int64_t resolve_ns;
+    ig_gw_upstream_tls *tls; /* NULL: plain connections */
 
     _Atomic(ep_set *) set;
     _Atomic uint64_t epoch;
@@ -484,6 +485,11 @@ void ig_gw_pool_retry_done(ig_gw_pool *p)
 
 /* ---- accessors ---- */
 
+const ig_gw_upstream_tls *ig_gw_pool_tls(const ig_gw_pool *p)
+{
+    return p->tls;
+}
+
 const char *ig_gw_pool_name(const ig_gw_pool *p)
 {
     return p->name;
@@ -634,6 +640,7 @@ void ig_gw_pool_free(ig_gw_pool *p)
     free(p->name);
     free(p->dns_host);
     free(p->dns_port);
+    ig_gw_upstream_tls_free(p->tls);
     free(p);
 }
 
@@ -682,7 +689,7 @@ fail:
     return false;
 }
 
-ig_gw_pool *ig_gw_pool_from_conf(const ig_conf *c, const ig_conf_node *m, ig_error *err)
+ig_gw_pool *ig_gw_pool_from_conf(const ig_conf *c, const ig_conf_node *m, const char *base_dir, ig_error *err)
 {
     if (!ig_conf_expect(c, m, IG_CONF_MAP, err)) return NULL;
     ig_gw_pool *p = pool_new();
@@ -745,7 +752,7 @@ ig_gw_pool *ig_gw_pool_from_conf(const ig_conf *c, const ig_conf_node *m, ig_err
         (rb && !ig_conf_no_unknown(c, rb, err)))
         goto fail;
 
-    const ig_conf_node *en = ig_conf_get(m, "endpoints");
+    const ig_conf_node *en = ig_conf_get(m, "endpoints"), *tls = ig_conf_get(m, "tls");
     if (!!en == !!dns) {
         ig_conf_fail(c, m, err, "pool '%s': give exactly one of 'endpoints' or 'dns'", name);
         goto fail;
@@ -770,6 +777,7 @@ ig_gw_pool *ig_gw_pool_from_conf(const ig_conf *c, const ig_conf_node *m, ig_err
             goto fail;
         }
     }
+    if (tls && !(p->tls = ig_gw_upstream_tls_from_conf(c, tls, base_dir, p->dns_host, err))) goto fail;
     ep_set *s = set_new(p->lb, eps, n);
     ig_gw_endpoints_release(eps, n);
     eps = NULL;

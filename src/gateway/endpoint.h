@@ -27,6 +27,7 @@
 
 #include "base/conf.h"
 #include "gateway/outlier.h"
+#include "gateway/tls.h"
 #include "infergate/error.h"
 #include "obs/metrics.h"
 
@@ -83,7 +84,8 @@ typedef enum { IG_GW_PROTO_HTTP, IG_GW_PROTO_GRPC } ig_gw_protocol;
 /* Builds a pool from one item of `pools:` (see docs/design/gateway.md). Endpoints given by name are
  * resolved now (a failure is a config error); a `dns:` pool is resolved now too, and an empty pool is
  * kept when that fails (the health thread tries again every `resolve:`). */
-ig_gw_pool *ig_gw_pool_from_conf(const ig_conf *c, const ig_conf_node *pool_map, ig_error *err);
+ig_gw_pool *ig_gw_pool_from_conf(const ig_conf *c, const ig_conf_node *pool_map, const char *base_dir,
+                                 ig_error *err);
 void ig_gw_pool_free(ig_gw_pool *p);
 
 /* Carries live state from the pool `old` (same name, previous config) into `new` before `new` is
@@ -132,6 +134,8 @@ const char *ig_gw_pool_name(const ig_gw_pool *p);
 ig_gw_lb_kind ig_gw_pool_lb(const ig_gw_pool *p);
 ig_gw_protocol ig_gw_pool_protocol(const ig_gw_pool *p);
 const ig_gw_health_conf *ig_gw_pool_health_conf(const ig_gw_pool *p);
+/* TLS towards the pool's endpoints (`tls:`), or NULL for plain connections. */
+const ig_gw_upstream_tls *ig_gw_pool_tls(const ig_gw_pool *p);
 /* The `dns:` host and port and the re-resolution interval; false for a static pool. */
 bool ig_gw_pool_dns(const ig_gw_pool *p, const char **host, const char **port, int64_t *resolve_ns);
 /* Resolves a `dns:` pool now and swaps in the new set when the addresses changed (endpoints whose

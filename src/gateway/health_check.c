@@ -72,8 +72,16 @@ static int remaining_ms(int64_t deadline)
     return (int)((left + 999999) / 1000000);
 }
 
-/* One GET with a deadline; returns the status (0 on any failure). */
-static int http_get(const ig_gw_endpoint *ep, const char *path, int64_t timeout_ns, int64_t *queue_depth)
+/* Waits until fd can be written (or read); false at the deadline. */
+static bool wait_fd(int fd, bool for_write, int64_t deadline)
+{
+    struct pollfd pf = {fd, for_write ? POLLOUT : POLLIN, 0};
+    return poll(&pf, 1, remaining_ms(deadline)) == 1;
+}
+
+/* One GET with a deadline, over TLS when the pool has it; returns the status (0 on any failure). */
+static int http_get(const ig_gw_upstream_tls *tls, const ig_gw_endpoint *ep, const char *path,
+                    int64_t timeout_ns, int64_t *queue_depth)
 {
     *queue_depth = -1;
     int64_t deadline = mono_ns() + timeout_ns;
@@ -82,14 +90,14 @@ static int http_get(const ig_gw_endpoint *ep, const char *path, int64_t timeout_
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return 0;
     int status = 0;
+    SSL *ssl = NULL;
     if (connect(fd, sa, alen) != 0) {
-        if (errno != EINPROGRESS) goto done;
-        struct pollfd pf = {fd, POLLOUT, 0};
-        if (poll(&pf, 1, remaining_ms(deadline)) != 1) goto done;
+        if (errno != EINPROGRESS || !wait_fd(fd, true, deadline)) goto done;
         int soerr = 0;
         socklen_t sl = sizeof(soerr);
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) goto done;
     }
+    if (tls && !(ssl = ig_gw_upstream_tls_connect(tls, fd, ig_gw_endpoint_address(ep)))) goto done;
     char req[512];
     int rl =
         snprintf(req, sizeof(req),
@@ -98,23 +106,26 @@ static int http_get(const ig_gw_endpoint *ep, const char *path, int64_t timeout_
     if (rl < 0 || (size_t)rl >= sizeof(req)) goto done;
     size_t sent = 0;
     while (sent < (size_t)rl) {
-        ssize_t w = send(fd, req + sent, (size_t)rl - sent, MSG_NOSIGNAL);
+        bool wants_read = false; /* TLS: the handshake waits for the server */
+        ssize_t w = ssl ? ig_ssl_write(ssl, req + sent, (size_t)rl - sent, &wants_read)
+                        : send(fd, req + sent, (size_t)rl - sent, MSG_NOSIGNAL);
         if (w > 0) {
             sent += (size_t)w;
             continue;
         }
-        if (w < 0 && errno != EAGAIN && errno != EINTR) goto done;
-        struct pollfd pf = {fd, POLLOUT, 0};
-        if (poll(&pf, 1, remaining_ms(deadline)) != 1) goto done;
+        if ((w < 0 && errno != EAGAIN && errno != EINTR) || !wait_fd(fd, !wants_read, deadline)) goto done;
     }
     /* The head is all we need; a larger head than this is not a health endpoint's answer. */
     char buf[4096];
     size_t got = 0;
     for (;;) {
-        struct pollfd pf = {fd, POLLIN, 0};
-        if (poll(&pf, 1, remaining_ms(deadline)) != 1) break;
-        ssize_t r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
-        if (r < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+        bool wants_write = false;
+        ssize_t r = ssl ? ig_ssl_read(ssl, buf + got, sizeof(buf) - 1 - got, &wants_write)
+                        : recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+        if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+            if (!wait_fd(fd, wants_write, deadline)) break;
+            continue;
+        }
         if (r <= 0) break;
         got += (size_t)r;
         buf[got] = 0;
@@ -123,19 +134,22 @@ static int http_get(const ig_gw_endpoint *ep, const char *path, int64_t timeout_
     char *end = got ? strstr(buf, "\r\n\r\n") : NULL;
     if (end) status = ig_gw_health_parse_head(buf, (size_t)(end - buf) + 2, queue_depth);
 done:
+    ig_ssl_close(ssl);
     close(fd);
     return status;
 }
 
-bool ig_gw_health_check_endpoint(const ig_gw_endpoint *ep, const ig_gw_health_conf *hc, int64_t *queue_depth)
+bool ig_gw_health_check_endpoint(const ig_gw_pool *p, const ig_gw_endpoint *ep, int64_t *queue_depth)
 {
+    const ig_gw_health_conf *hc = ig_gw_pool_health_conf(p);
+    const ig_gw_upstream_tls *tls = ig_gw_pool_tls(p);
     int64_t q = -1, qd;
-    bool pass = http_get(ep, hc->path, hc->timeout_ns, &qd) == 200;
+    bool pass = http_get(tls, ep, hc->path, hc->timeout_ns, &qd) == 200;
     if (qd >= 0) q = qd;
     for (size_t i = 0; pass && i < hc->n_models; i++) {
         char path[256];
         snprintf(path, sizeof(path), "/v2/models/%s/ready", hc->models[i]);
-        pass = http_get(ep, path, hc->timeout_ns, &qd) == 200;
+        pass = http_get(tls, ep, path, hc->timeout_ns, &qd) == 200;
         if (qd >= 0) q = qd;
     }
     if (queue_depth) *queue_depth = q;
@@ -156,7 +170,7 @@ static void check_pool(ig_gw_pool *p, ig_gw_health *h)
             if (stop) break;
         }
         int64_t q;
-        bool pass = ig_gw_health_check_endpoint(eps[i], hc, &q);
+        bool pass = ig_gw_health_check_endpoint(p, eps[i], &q);
         if (q >= 0) ig_gw_endpoint_report_queue(eps[i], q);
         ig_gw_outlier_health_report(ig_gw_endpoint_outlier(eps[i]), hc, pass);
     }

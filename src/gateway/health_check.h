@@ -23,9 +23,10 @@ typedef struct ig_gw_health ig_gw_health;
 ig_gw_health *ig_gw_health_start(ig_gw_pool *const *pools, size_t n, ig_error *err);
 void ig_gw_health_stop(ig_gw_health *h);
 
-/* Checks one endpoint now (blocking): GET hc->path, then GET /v2/models/<m>/ready for each model;
- * true when every answer is 200. *queue_depth gets the last x-infergate-queue-depth seen, or -1. */
-bool ig_gw_health_check_endpoint(const ig_gw_endpoint *ep, const ig_gw_health_conf *hc, int64_t *queue_depth);
+/* Checks one endpoint of p now (blocking; over TLS when p has `tls:`): GET the pool's health path,
+ * then GET /v2/models/<m>/ready for each model; true when every answer is 200. *queue_depth gets the
+ * last x-infergate-queue-depth seen, or -1. */
+bool ig_gw_health_check_endpoint(const ig_gw_pool *p, const ig_gw_endpoint *ep, int64_t *queue_depth);
 
 /* Checks every endpoint of the pool and applies the thresholds, as one round of the thread does. */
 void ig_gw_health_check_pool(ig_gw_pool *p);

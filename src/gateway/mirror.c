@@ -1,5 +1,5 @@
-/* Shadow exchanges (see mirror.h): one connection per copy, closed after the response, so the
- * primary's keep-alive pool is never disturbed by shadow traffic. */
+/* Shadow exchanges (see mirror.h): one connection per copy (TLS when the shadow pool has it), closed
+ * after the response, so the primary's keep-alive pool is never disturbed by shadow traffic. */
 #include "gateway/mirror.h"
 
 #include <errno.h>
@@ -25,6 +25,7 @@ typedef struct mirror {
     char *body;
     size_t body_len, body_cap;
     bool overflow, connecting;
+    SSL *ssl; /* the shadow pool's TLS, or NULL */
     ig_http1_msg resp;
     size_t json_len;
 } mirror;
@@ -64,6 +65,8 @@ static void finish(mirror *m, int result)
         ig_gw_endpoint_finish(m->ep);
         m->ep = NULL;
     }
+    ig_ssl_close(m->ssl);
+    m->ssl = NULL;
     close(m->w.fd);
     ig_loop_retire(m->loop, &m->w, release_mem);
 }
@@ -129,10 +132,16 @@ static void on_io(ig_watch *w, uint32_t events)
         if (!(events & EPOLLOUT)) return;
         m->connecting = false;
     }
+    bool other = false; /* TLS waits for the opposite direction of the socket */
     while (m->sent < job->request_len) {
-        ssize_t n = write(w->fd, job->request + m->sent, job->request_len - m->sent);
+        const char *at = job->request + m->sent;
+        size_t left = job->request_len - m->sent;
+        ssize_t n = m->ssl ? ig_ssl_write(m->ssl, at, left, &other) : write(w->fd, at, left);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            ig_loop_set(m->loop, w, EPOLLIN | EPOLLRDHUP | (other ? 0 : EPOLLOUT));
+            return;
+        }
         if (n <= 0) {
             finish(m, -1);
             return;
@@ -151,9 +160,14 @@ static void on_io(ig_watch *w, uint32_t events)
             m->in = b;
             m->in_cap = cap;
         }
-        ssize_t n = read(w->fd, m->in + m->in_len, m->in_cap - m->in_len);
+        char *at = m->in + m->in_len;
+        size_t room = m->in_cap - m->in_len;
+        ssize_t n = m->ssl ? ig_ssl_read(m->ssl, at, room, &other) : read(w->fd, at, room);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            ig_loop_set(m->loop, w, EPOLLIN | EPOLLRDHUP | (other ? EPOLLOUT : 0));
+            return;
+        }
         if (n <= 0) {
             if (m->resp.head_done && ig_http1_eof(&m->resp))
                 compare(m);
@@ -219,8 +233,11 @@ void ig_gw_mirror_start(ig_loop *loop, ig_gw_mirror_job *job, uint64_t rnd)
     const struct sockaddr *sa = m->ep ? ig_gw_endpoint_sockaddr(m->ep, &len) : NULL;
     int fd = sa ? socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0) : -1;
     int rc = fd >= 0 ? connect(fd, sa, len) : -1;
-    if (fd < 0 || (rc < 0 && errno != EINPROGRESS) ||
+    const ig_gw_upstream_tls *tls = ig_gw_pool_tls(pool);
+    if (fd >= 0 && tls) m->ssl = ig_gw_upstream_tls_connect(tls, fd, ig_gw_endpoint_address(m->ep));
+    if (fd < 0 || (rc < 0 && errno != EINPROGRESS) || (tls && !m->ssl) ||
         (m->w.fd = fd, ig_loop_add(loop, &m->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP))) {
+        SSL_free(m->ssl);
         if (fd >= 0) close(fd);
         ig_gw_route_stats *s = job->route->stats;
         atomic_fetch_add_explicit(&s->shadow_error, 1, memory_order_relaxed);

@@ -56,6 +56,7 @@ typedef struct {
 typedef struct idle_bucket {
     struct sockaddr_storage addr;
     socklen_t addrlen;
+    uint64_t tls_id; /* ig_gw_upstream_tls_id of the connections' TLS settings, 0 for plain ones */
     gw_upstream *head;
     int count;
     struct idle_bucket *next;
@@ -133,6 +134,10 @@ struct gw_upstream {
     socklen_t addrlen;
     gw_client *client; /* NULL while idle */
     bool connecting, reused, got_bytes, paused;
+    SSL *ssl;                                /* NULL: plain */
+    uint64_t tls_id;                         /* of the settings ssl was made with */
+    bool handshaking;                        /* TLS: the connect deadline still runs */
+    bool write_waits_read, read_waits_write; /* TLS waits for the other direction of the socket */
     /* The pool whose connection limit this connection counts against (with a reference on its
      * snapshot, so a reload cannot free the pool under it), and whose pending limit while connecting. */
     ig_gw_config *charged_cfg;

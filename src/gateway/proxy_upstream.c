@@ -4,15 +4,19 @@
 
 /* ---- upstream connections ---- */
 
-static idle_bucket *bucket_for(ig_gw_worker *w, const struct sockaddr *sa, socklen_t len, bool create)
+/* Idle connections are kept per address and TLS settings: a connection is only reused by a pool that
+ * would have opened it the same way. */
+static idle_bucket *bucket_for(ig_gw_worker *w, const struct sockaddr *sa, socklen_t len, uint64_t tls_id,
+                               bool create)
 {
     for (idle_bucket *b = w->idle; b; b = b->next)
-        if (b->addrlen == len && !memcmp(&b->addr, sa, len)) return b;
+        if (b->addrlen == len && b->tls_id == tls_id && !memcmp(&b->addr, sa, len)) return b;
     if (!create) return NULL;
     idle_bucket *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     memcpy(&b->addr, sa, len);
     b->addrlen = len;
+    b->tls_id = tls_id;
     b->next = w->idle;
     w->idle = b;
     return b;
@@ -20,7 +24,7 @@ static idle_bucket *bucket_for(ig_gw_worker *w, const struct sockaddr *sa, sockl
 
 static void idle_remove(gw_upstream *u)
 {
-    idle_bucket *b = bucket_for(u->wk, (struct sockaddr *)&u->addr, u->addrlen, false);
+    idle_bucket *b = bucket_for(u->wk, (struct sockaddr *)&u->addr, u->addrlen, u->tls_id, false);
     if (!b) return;
     for (gw_upstream **p = &b->head; *p; p = &(*p)->idle_next)
         if (*p == u) {
@@ -56,6 +60,8 @@ void ig__gw_upstream_close(gw_upstream *u)
     else if (u->client->up == u)
         u->client->up = NULL;
     u->client = NULL;
+    ig_ssl_close(u->ssl);
+    u->ssl = NULL;
     close(u->w.fd);
     ig_loop_retire(u->wk->loop, &u->w, upstream_release_mem);
 }
@@ -73,13 +79,13 @@ static void upstream_deadline(ig_watch *w, uint64_t now)
 {
     (void)now;
     gw_upstream *u = container_of(w, gw_upstream, w);
-    upstream_failed(u, "connect timeout");
+    upstream_failed(u, u->handshaking ? "TLS handshake timeout" : "connect timeout");
 }
 
 /* Puts a connection whose exchange ended cleanly back for reuse. */
 static void upstream_park(gw_upstream *u)
 {
-    idle_bucket *b = bucket_for(u->wk, (struct sockaddr *)&u->addr, u->addrlen, true);
+    idle_bucket *b = bucket_for(u->wk, (struct sockaddr *)&u->addr, u->addrlen, u->tls_id, true);
     if (u->client && u->client->up == u) u->client->up = NULL;
     u->client = NULL;
     if (!b || b->count >= MAX_IDLE_PER_ENDPOINT || u->in.len) {
@@ -109,7 +115,8 @@ static void capture_body(void *ctx, const char *at, size_t len)
 static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, socklen_t len, bool *overflow)
 {
     ig_gw_worker *wk = c->wk;
-    idle_bucket *b = bucket_for(wk, sa, len, false);
+    const ig_gw_upstream_tls *tls = ig_gw_pool_tls(c->rq.pool);
+    idle_bucket *b = bucket_for(wk, sa, len, ig_gw_upstream_tls_id(tls), false);
     gw_upstream *u = NULL;
     if (b && b->head) {
         u = b->head;
@@ -154,6 +161,15 @@ static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, sockle
             free(u);
             return NULL;
         }
+        if (tls && !(u->ssl = ig_gw_upstream_tls_connect(tls, fd, ig_gw_endpoint_address(c->rq.ep)))) {
+            ig_loop_del(wk->loop, &u->w);
+            upstream_uncharge(u);
+            close(fd);
+            free(u);
+            return NULL;
+        }
+        u->tls_id = ig_gw_upstream_tls_id(tls);
+        u->handshaking = tls != NULL;
         u->connecting = rc < 0;
         if (!u->connecting) {
             ig_gw_pool_release_pending(pool);
@@ -173,8 +189,9 @@ static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, sockle
         u->resp.body_ctx = &c->rq;
     }
     u->w.on_deadline = upstream_deadline;
-    u->w.deadline_ns =
-        u->connecting ? ig_loop_now(wk->loop) + (uint64_t)c->rq.cfg->connect_timeout_ms * 1000000u : 0;
+    u->w.deadline_ns = u->connecting || u->handshaking
+                           ? ig_loop_now(wk->loop) + (uint64_t)c->rq.cfg->connect_timeout_ms * 1000000u
+                           : 0;
     c->up = u;
     return u;
 }
@@ -218,6 +235,41 @@ void ig__gw_try_upstream(gw_client *c)
     if (!u->connecting) ig__gw_upstream_write(u);
 }
 
+/* Writes the first piece through TLS (SSL_write takes one buffer), all of them on a plain socket. */
+static ssize_t upstream_send(gw_upstream *u, const struct iovec *iov, int n)
+{
+    if (!u->ssl) return writev(u->w.fd, iov, n);
+    return ig_ssl_write(u->ssl, iov[0].iov_base, iov[0].iov_len, &u->write_waits_read);
+}
+
+static ssize_t upstream_recv(gw_upstream *u, void *buf, size_t len)
+{
+    if (!u->ssl) return read(u->w.fd, buf, len);
+    return ig_ssl_read(u->ssl, buf, len, &u->read_waits_write);
+}
+
+/* Why a write or read failed, in the client's error: on a new TLS connection that never answered,
+ * what TLS says (a certificate that failed verification, a refused handshake; with TLS 1.3 a server
+ * refusing our client certificate closes the connection only after the handshake). Uses errno. */
+static const char *io_failure(gw_upstream *u, const char *plain)
+{
+    if (!u->ssl) return plain;
+    if (SSL_get_verify_result(u->ssl) != X509_V_OK)
+        return "TLS: the upstream's certificate failed verification (its name or its CA)";
+    if (errno == EPROTO) return "TLS: the handshake with the upstream failed";
+    if (!u->reused && !u->got_bytes)
+        return "TLS: the upstream closed the new connection (does it require a client certificate?)";
+    return plain;
+}
+
+/* The handshake finished: the connect deadline no longer applies. */
+static void tls_established(gw_upstream *u)
+{
+    if (!u->handshaking || !SSL_is_init_finished(u->ssl)) return;
+    u->handshaking = false;
+    u->w.deadline_ns = 0;
+}
+
 void ig__gw_upstream_write(gw_upstream *u)
 {
     gw_client *c = u->client;
@@ -234,16 +286,17 @@ void ig__gw_upstream_write(gw_upstream *u)
             ig_loop_set(u->wk->loop, &u->w, u->paused ? 0 : EPOLLIN | EPOLLRDHUP);
             return;
         }
-        ssize_t w = writev(u->w.fd, iov, n);
+        ssize_t w = upstream_send(u, iov, n);
         if (w < 0 && errno == EINTR) continue;
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            ig_loop_set(u->wk->loop, &u->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+            ig_loop_set(u->wk->loop, &u->w, EPOLLIN | EPOLLRDHUP | (u->write_waits_read ? 0 : EPOLLOUT));
             return;
         }
         if (w < 0) {
-            upstream_failed(u, "write to upstream failed");
+            upstream_failed(u, io_failure(u, "write to upstream failed"));
             return;
         }
+        tls_established(u);
         size_t k = (size_t)w, h = rq->up_head.len - u->head_off;
         if (k <= h)
             u->head_off += k;
@@ -434,7 +487,10 @@ void ig__gw_upstream_read(gw_upstream *u)
     for (;;) {
         gw_client *c = u->client;
         if (!c) {
-            /* idle: any byte or close means the connection is no longer usable */
+            /* idle: any byte or close means the connection is no longer usable, except TLS records
+             * that carry no data (session tickets arrive after the handshake) */
+            char byte;
+            if (u->ssl && upstream_recv(u, &byte, 1) < 0 && errno == EAGAIN) return;
             ig__gw_upstream_close(u);
             return;
         }
@@ -443,16 +499,23 @@ void ig__gw_upstream_read(gw_upstream *u)
             upstream_failed(u, "out of memory");
             return;
         }
-        ssize_t n = read(u->w.fd, u->in.data + u->in.len, u->in.cap - u->in.len);
+        ssize_t n = upstream_recv(u, u->in.data + u->in.len, u->in.cap - u->in.len);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (u->read_waits_write) ig_loop_set(u->wk->loop, &u->w, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+            /* A write waiting for the handshake's next message: this read may have taken it in, and
+             * no event would tell the write. */
+            if (u->write_waits_read) ig__gw_upstream_write(u);
+            return;
+        }
         if (n <= 0) {
             if (u->resp.head_done && u->in.len == 0 && ig_http1_eof(&u->resp)) {
                 response_done(u, false);
                 return;
             }
             if (!u->resp.head_done)
-                upstream_failed(u, n == 0 ? "connection closed before a response" : strerror(errno));
+                upstream_failed(
+                    u, io_failure(u, n == 0 ? "connection closed before a response" : strerror(errno)));
             else {
                 /* truncated body: the client cannot be told other than by closing */
                 c->close_after_write = true;
@@ -525,9 +588,12 @@ static void upstream_on_io(ig_watch *w, uint32_t events)
         }
         u->w.deadline_ns = 0;
     }
-    if (events & EPOLLOUT) {
+    /* TLS may wait for the direction opposite to the one it writes or reads in. */
+    if ((events & EPOLLOUT) || (u->write_waits_read && (events & EPOLLIN))) {
         ig__gw_upstream_write(u);
         if (u->w.retired) return;
     }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) ig__gw_upstream_read(u);
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)) ||
+        (u->read_waits_write && (events & EPOLLOUT)))
+        ig__gw_upstream_read(u);
 }

@@ -1,8 +1,9 @@
-/* Gateway listener TLS (see tls.h): the `tls:` section read, its files loaded and the server context
- * built by net/ssl. */
+/* Gateway TLS (see tls.h): the listener's `tls:` section and the pools' `tls:` maps read, their
+ * files loaded and the contexts built by net/ssl. */
 #include "gateway/tls.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,4 +104,116 @@ bool ig_gw_tls_requires_client_cert(const ig_gw_tls *t)
 SSL *ig_gw_tls_accept(ig_gw_tls *t, int fd)
 {
     return ig_ssl_accept(t->ctx, fd);
+}
+
+struct ig_gw_upstream_tls {
+    SSL_CTX *ctx;
+    uint64_t id;
+    ig_tls_pem pem; /* cert, key and (in client_ca) the CA text: kept for gRPC channel credentials */
+    char *server_name;
+};
+
+ig_gw_upstream_tls *ig_gw_upstream_tls_from_conf(const ig_conf *c, const ig_conf_node *tls_map,
+                                                 const char *base_dir, const char *dns_host, ig_error *err)
+{
+    static atomic_uint_fast64_t next_id = 1;
+    if (!ig_conf_expect(c, tls_map, IG_CONF_MAP, err)) return NULL;
+    char paths[3][4096], why[256];
+    static const char *const keys[3] = {"cert", "key", "ca"};
+    const char *name;
+    if (!conf_path(c, tls_map, "ca", false, base_dir, paths[2], sizeof paths[2], err) ||
+        !conf_path(c, tls_map, "cert", false, base_dir, paths[0], sizeof paths[0], err) ||
+        !conf_path(c, tls_map, "key", false, base_dir, paths[1], sizeof paths[1], err) ||
+        !ig_conf_str(c, tls_map, "server_name", NULL, &name, err) || !ig_conf_no_unknown(c, tls_map, err))
+        return NULL;
+    if (!paths[0][0] != !paths[1][0]) {
+        ig_conf_fail(c, tls_map, err, "tls: 'cert' and 'key' go together");
+        return NULL;
+    }
+    if (name && !*name) {
+        ig_conf_fail(c, ig_conf_get(tls_map, "server_name"), err, "tls.server_name: empty");
+        return NULL;
+    }
+    ig_gw_upstream_tls *t = calloc(1, sizeof *t);
+    if (!t) {
+        ig_conf_fail(c, tls_map, err, "tls: out of memory");
+        return NULL;
+    }
+    if (!conf_pem(c, tls_map, keys[0], paths[0], &t->pem.cert, err) ||
+        !conf_pem(c, tls_map, keys[1], paths[1], &t->pem.key, err) ||
+        !conf_pem(c, tls_map, keys[2], paths[2], &t->pem.client_ca, err))
+        goto fail;
+    ig_ssl_bad bad;
+    t->ctx = ig_ssl_client_ctx(t->pem.client_ca, t->pem.cert, t->pem.key, &bad, why, sizeof why);
+    if (!t->ctx) {
+        if (bad == IG_SSL_BAD_NONE || (bad == IG_SSL_BAD_CA && !paths[2][0])) {
+            ig_conf_fail(c, tls_map, err, "tls: %s", why);
+        } else {
+            int k = bad == IG_SSL_BAD_CERT ? 0 : bad == IG_SSL_BAD_KEY ? 1 : 2;
+            ig_conf_fail(c, ig_conf_get(tls_map, keys[k]), err, "tls.%s: cannot load %s: %s", keys[k],
+                         paths[k], why);
+        }
+        goto fail;
+    }
+    name = name ? name : dns_host;
+    if (name && !(t->server_name = strdup(name))) {
+        ig_conf_fail(c, tls_map, err, "tls: out of memory");
+        goto fail;
+    }
+    t->id = atomic_fetch_add(&next_id, 1);
+    return t;
+fail:
+    ig_gw_upstream_tls_free(t);
+    return NULL;
+}
+
+void ig_gw_upstream_tls_free(ig_gw_upstream_tls *t)
+{
+    if (!t) return;
+    SSL_CTX_free(t->ctx);
+    ig_tls_free(&t->pem);
+    free(t->server_name);
+    free(t);
+}
+
+uint64_t ig_gw_upstream_tls_id(const ig_gw_upstream_tls *t)
+{
+    return t ? t->id : 0;
+}
+
+SSL *ig_gw_upstream_tls_connect(const ig_gw_upstream_tls *t, int fd, const char *endpoint_address)
+{
+    char host[256];
+    const char *name = t->server_name;
+    if (!name) {
+        /* "host:port" or "[v6]:port": the host part, brackets dropped */
+        const char *a = endpoint_address, *end = strrchr(a, ':');
+        size_t len = end ? (size_t)(end - a) : strlen(a);
+        if (a[0] == '[' && len >= 2 && a[len - 1] == ']') a++, len -= 2;
+        if (len >= sizeof host) len = sizeof host - 1;
+        memcpy(host, a, len);
+        host[len] = '\0';
+        name = host;
+    }
+    return ig_ssl_connect(t->ctx, fd, name);
+}
+
+const char *ig_gw_upstream_tls_ca(const ig_gw_upstream_tls *t)
+{
+    return t->pem.client_ca;
+}
+
+const char *ig_gw_upstream_tls_cert(const ig_gw_upstream_tls *t)
+{
+    return t->pem.cert;
+}
+
+const char *ig_gw_upstream_tls_key(const ig_gw_upstream_tls *t)
+{
+    return t->pem.key;
+}
+
+const char *ig_gw_upstream_tls_server_name(const ig_gw_upstream_tls *t)
+{
+    return t->server_name;
 }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "base/conf.h"
@@ -28,5 +29,27 @@ bool ig_gw_tls_requires_client_cert(const ig_gw_tls *t);
 /* A server-side SSL for an accepted non-blocking socket, or NULL (out of memory); its I/O goes
  * through net/ssl.h. */
 SSL *ig_gw_tls_accept(ig_gw_tls *t, int fd);
+
+/* TLS towards a pool's upstreams, from the pool's `tls:` map: {ca (optional; default the system's
+ * trusted CAs), cert and key (optional, together: the client certificate for upstreams that require
+ * one), server_name (optional: the name the upstream's certificate must carry, also sent as SNI;
+ * default: the pool's DNS name, else each endpoint's host or address)}. Relative paths resolve
+ * against base_dir. Immutable after loading; any thread. */
+typedef struct ig_gw_upstream_tls ig_gw_upstream_tls;
+ig_gw_upstream_tls *ig_gw_upstream_tls_from_conf(const ig_conf *c, const ig_conf_node *tls_map,
+                                                 const char *base_dir, const char *dns_host, ig_error *err);
+void ig_gw_upstream_tls_free(ig_gw_upstream_tls *t);
+/* Distinct for every loaded map (never reused), so keep-alive connections made under one are never
+ * handed to a pool with other settings. */
+uint64_t ig_gw_upstream_tls_id(const ig_gw_upstream_tls *t);
+/* A client SSL on a connected non-blocking socket to endpoint_address ("host:port", "[v6]:port"),
+ * checking the name described above; NULL when out of memory. */
+SSL *ig_gw_upstream_tls_connect(const ig_gw_upstream_tls *t, int fd, const char *endpoint_address);
+/* For gRPC channels: the PEM texts (ca, cert, key may be NULL) and server_name (NULL when the target's
+ * host is the name). */
+const char *ig_gw_upstream_tls_ca(const ig_gw_upstream_tls *t);
+const char *ig_gw_upstream_tls_cert(const ig_gw_upstream_tls *t);
+const char *ig_gw_upstream_tls_key(const ig_gw_upstream_tls *t);
+const char *ig_gw_upstream_tls_server_name(const ig_gw_upstream_tls *t);
 
 #endif

@@ -843,6 +843,88 @@ routes:
     finally:
         gw.stop()
 
+def test_upstream_tls(tmp, replicas):
+    """TLS towards the upstreams: a replica that requires client certificates serves through a pool
+    with `tls:` (requests, active health checks and shadow copies all over TLS); a pool without the
+    client certificate, or checking another name, fails the handshake and the client gets a 502 that
+    says so."""
+    openssl(tmp, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", "uca.key", "-out", "uca.crt", "-subj", "/CN=upstream-ca", "-days", "2")
+    make_cert(tmp, "replica", "uca", "/CN=replica", "IP:127.0.0.1,DNS:replica.example")
+    make_cert(tmp, "gw-client", "uca", "/CN=gateway", "DNS:gateway.example")
+    repo = make_repo(tmp, models=("linear",))
+    secure = Server(BIN, repo, "--grpc-port", "-1", "--tls-cert", os.path.join(tmp, "replica.crt"), "--tls-key",
+                    os.path.join(tmp, "replica.key"), "--tls-client-ca", os.path.join(tmp, "uca.crt"),
+                    wait_ready=False)
+    try:
+        end = time.time() + 20
+        while time.time() < end and secure.proc.poll() is None:
+            try:
+                if secure.get("/metrics", port=secure.mport)[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.05)
+        ep = f'["127.0.0.1:{secure.port}"]'
+        gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
+admin_listen: 127.0.0.1:@ADMIN@
+pools:
+  - name: secure
+    endpoints: {ep}
+    health_check: {{interval: 200ms, timeout: 1s, unhealthy_threshold: 2, healthy_threshold: 1}}
+    tls: {{ca: uca.crt, cert: gw-client.crt, key: gw-client.key}}
+  - name: by-name
+    endpoints: {ep}
+    tls: {{ca: uca.crt, cert: gw-client.crt, key: gw-client.key, server_name: replica.example}}
+  - name: no-client-cert
+    endpoints: {ep}
+    tls: {{ca: uca.crt}}
+  - name: wrong-name
+    endpoints: {ep}
+    tls: {{ca: uca.crt, cert: gw-client.crt, key: gw-client.key, server_name: other.example}}
+{pool_yaml("plain", [replicas[0].port])}
+routes:
+  - {{name: by-name, match: {{headers: {{x-target: by-name}}}}, pool: by-name}}
+  - {{name: no-client-cert, match: {{headers: {{x-target: no-client-cert}}}}, pool: no-client-cert}}
+  - {{name: wrong-name, match: {{headers: {{x-target: wrong-name}}}}, pool: wrong-name}}
+  - name: shadowed
+    match: {{headers: {{x-target: shadowed}}}}
+    pool: plain
+    shadow: {{pool: secure, percent: 100}}
+  - {{name: secure, pool: secure}}
+""")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+            answers = [gw.infer(conn=conn) for _ in range(20)]
+            conn.close()
+            direct = json.loads(replicas[0].post("/v2/models/linear/infer", BODY)[2])["outputs"]
+            check("upstream TLS: requests through a client-certificate pool succeed",
+                  all(a[0] == 200 for a in answers), [a[:1] + (a[2][:200],) for a in answers if a[0] != 200][:3])
+            check("upstream TLS: the answer is the model's", json.loads(answers[-1][2])["outputs"] == direct)
+            s, _, body = gw.infer({"x-target": "by-name"})
+            check("upstream TLS: server_name checks the certificate's DNS name", s == 200, (s, body[:200]))
+            for target in ("no-client-cert", "wrong-name"):
+                s, _, body = gw.infer({"x-target": target})
+                check(f"upstream TLS: {target}: the handshake fails, 502 says TLS", s == 502 and b"TLS" in body,
+                      (s, body[:300]))
+            conn = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=10)
+            shadowed = [gw.infer({"x-target": "shadowed"}, conn=conn) for _ in range(10)]
+            conn.close()
+            time.sleep(0.5)
+            m = gw.metrics()
+            same = [x for x in m.splitlines()
+                    if x.startswith('infergate_gateway_shadow_comparisons_total{route="shadowed",result="same"} ')]
+            check("upstream TLS: shadow copies over TLS agree",
+                  all(a[0] == 200 for a in shadowed) and same and same[0].endswith(" 10"), (same, m[-800:]))
+            time.sleep(0.6)
+            m = gw.metrics()
+            healthy = f'infergate_gateway_endpoint_healthy{{pool="secure",endpoint="127.0.0.1:{secure.port}"}} 1'
+            check("upstream TLS: active health checks pass over TLS", healthy in m, m[-1500:])
+        finally:
+            gw.stop()
+    finally:
+        secure.stop()
+
+
 def front_ready(grpc, ch, gw):
     """The gRPC front starts after the HTTP workers answer /ready: wait for it to accept connections."""
     try:
@@ -1171,7 +1253,8 @@ def main():
                                    ("auth", test_auth, (replicas,)), ("rate", test_rate_limit, (replicas,)),
                                    ("elements", test_element_limits, (replicas,)), ("redis", test_shared_limits, (replicas,)), ("dns", test_dns_pool, (replicas,)),
                                    ("reload", test_reload, (replicas,)), ("slowloris", test_slowloris, (replicas,)),
-                                   ("tls", test_tls, (replicas,)), ("grpc", test_grpc, (repo, replicas)),
+                                   ("tls", test_tls, (replicas,)), ("upstream-tls", test_upstream_tls, (replicas,)),
+                                   ("grpc", test_grpc, (repo, replicas)),
                                    ("grpc-shadow", test_grpc_shadow, (repo,))):
                 d = os.path.join(tmp, name)
                 os.makedirs(d)

@@ -15,7 +15,7 @@ static inline ig_gw_pool *pool_yaml(const char *yaml, ig_error *err)
 {
     ig_conf *c = ig_conf_load_string(yaml, strlen(yaml), "test.yaml", err);
     if (!c) return NULL;
-    ig_gw_pool *p = ig_gw_pool_from_conf(c, ig_conf_root(c), err);
+    ig_gw_pool *p = ig_gw_pool_from_conf(c, ig_conf_root(c), NULL, err);
     ig_conf_free(c);
     return p;
 }

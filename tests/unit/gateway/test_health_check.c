@@ -137,7 +137,7 @@ static void test_checks(void)
     ig_gw_pool_snapshot(p, &eps, &n);
     ig_gw_endpoint *ep = eps[0];
     int64_t q;
-    CHECK(ig_gw_health_check_endpoint(ep, ig_gw_pool_health_conf(p), &q));
+    CHECK(ig_gw_health_check_endpoint(p, ep, &q));
     CHECK_EQ_INT(q, 7);
     CHECK_EQ_INT(atomic_load(&s.model_seen), 1);
     CHECK_EQ_INT(atomic_load(&s.requests), 2);
@@ -180,7 +180,7 @@ static void test_checks(void)
     /* Nobody listening: a failed check, quickly (connection refused). */
     ig_gw_pool *dp = hc_pool(dead_port(), "{timeout: 1s}");
     ig_gw_pool_snapshot(dp, &eps, &n);
-    CHECK(!ig_gw_health_check_endpoint(eps[0], ig_gw_pool_health_conf(dp), &q));
+    CHECK(!ig_gw_health_check_endpoint(dp, eps[0], &q));
     CHECK_EQ_INT(q, -1);
     ig_gw_endpoints_release(eps, n);
     ig_gw_pool_free(dp);

@@ -95,7 +95,8 @@ static void test_config(void)
     check_refused("tls:\n  cert: server.crt\n  key: client-a.key\n",
                   "test.yaml:3:", "does not match the certificate");
     check_refused("tls:\n  cert: server.key\n  key: server.key\n", "test.yaml:2:", "tls.cert: cannot load");
-    check_refused("tls:\n  cert: server.crt\n  key: server.crt\n", "test.yaml:3:", "no PEM private key in it");
+    check_refused("tls:\n  cert: server.crt\n  key: server.crt\n",
+                  "test.yaml:3:", "no PEM private key in it");
     check_refused("tls:\n  cert: server.crt\n  key: server.key\n  client_ca: server.key\n",
                   "test.yaml:4:", "no PEM CA certificate in it");
     check_refused("tls:\n  cert: server.crt\n  key: server.key\n  min_version: \"1.1\"\n",
@@ -370,6 +371,96 @@ static void test_large_write(void)
     ig_gw_tls_free(t);
 }
 
+static ig_gw_upstream_tls *upstream_yaml(const char *yaml, const char *dns_host, ig_error *err)
+{
+    ig_conf *c = ig_conf_load_string(yaml, strlen(yaml), "test.yaml", err);
+    if (!c) return NULL;
+    ig_gw_upstream_tls *t =
+        ig_gw_upstream_tls_from_conf(c, ig_conf_get(ig_conf_root(c), "tls"), dir, dns_host, err);
+    ig_conf_free(c);
+    return t;
+}
+
+/* Steps an upstream client (to endpoint) and the listener's server through their handshakes: 1 when
+ * both finished, -1 when one failed. *verified: the client accepted the server's certificate. */
+static int upstream_handshake(ig_gw_tls *srv, const ig_gw_upstream_tls *up, const char *endpoint,
+                              bool *verified)
+{
+    int sv[2], rc = -1;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv)) return -1;
+    SSL *s = ig_gw_tls_accept(srv, sv[0]), *c = ig_gw_upstream_tls_connect(up, sv[1], endpoint);
+    bool s_done = false, c_done = false, ww;
+    for (int i = 0; i < 100 && s && c && !(s_done && c_done); i++) {
+        if (!c_done && ig_ssl_handshake(c, &ww) == 1) c_done = true;
+        if (!c_done && errno != EAGAIN) break;
+        if (!s_done && ig_ssl_handshake(s, &ww) == 1) s_done = true;
+        if (!s_done && errno != EAGAIN) break;
+    }
+    if (s_done && c_done) rc = 1;
+    *verified = c && SSL_get_verify_result(c) == X509_V_OK;
+    ig_ssl_close(s);
+    ig_ssl_close(c);
+    close(sv[0]);
+    close(sv[1]);
+    return rc;
+}
+
+/* A pool's `tls:`: the map's errors, and handshakes that check the upstream's name or address and
+ * offer the client certificate an mTLS listener requires. */
+static void test_upstream(void)
+{
+    ig_error err = {0};
+    const char *bad[][2] = {
+        {"tls:\n  ca: ca.crt\n  cert: client-a.crt\n", "'cert' and 'key' go together"},
+        {"tls:\n  ca: nope.crt\n", "nope.crt"},
+        {"tls:\n  ca: server.key\n", "no PEM CA certificate in it"},
+        {"tls:\n  ca: ca.crt\n  cert: client-a.crt\n  key: server.key\n", "does not match"},
+        {"tls:\n  ca: ca.crt\n  server_name: \"\"\n", "server_name: empty"},
+        {"tls:\n  ca: ca.crt\n  verify: false\n", "unknown key 'verify'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err = (ig_error){0};
+        ig_gw_upstream_tls *t = upstream_yaml(bad[i][0], NULL, &err);
+        CHECK(t == NULL);
+        CHECK(!strncmp(err.msg, "test.yaml:", 10) && strstr(err.msg, bad[i][1]));
+        if (t || !strstr(err.msg, bad[i][1])) fprintf(stderr, "  got: %s\n  want: %s\n", err.msg, bad[i][1]);
+        ig_gw_upstream_tls_free(t);
+    }
+    ig_gw_upstream_tls *a = upstream_yaml("tls:\n  ca: ca.crt\n", NULL, &err);
+    ig_gw_upstream_tls *b = upstream_yaml("tls:\n  ca: ca.crt\n", NULL, &err);
+    CHECK(a && b && ig_gw_upstream_tls_id(a) != ig_gw_upstream_tls_id(b) && ig_gw_upstream_tls_id(a) != 0);
+    CHECK(a && !ig_gw_upstream_tls_cert(a) && ig_gw_upstream_tls_ca(a) && !ig_gw_upstream_tls_server_name(a));
+    ig_gw_tls *srv = server("");
+    bool verified;
+    /* The server certificate names localhost and 127.0.0.1. */
+    CHECK_EQ_INT(srv && a ? upstream_handshake(srv, a, "127.0.0.1:8000", &verified) : 0, 1);
+    CHECK(verified);
+    CHECK_EQ_INT(srv && a ? upstream_handshake(srv, a, "localhost:8000", &verified) : 0, 1);
+    CHECK_EQ_INT(srv && a ? upstream_handshake(srv, a, "10.0.0.9:8000", &verified) : 0, -1);
+    CHECK(!verified);
+    ig_gw_upstream_tls_free(a);
+    ig_gw_upstream_tls_free(b);
+    /* A pool's DNS name is the default; server_name overrides it. */
+    a = upstream_yaml("tls:\n  ca: ca.crt\n", "other.example", &err);
+    CHECK_EQ_INT(srv && a ? upstream_handshake(srv, a, "127.0.0.1:8000", &verified) : 0, -1);
+    CHECK(!verified);
+    ig_gw_upstream_tls_free(a);
+    a = upstream_yaml("tls:\n  ca: ca.crt\n  server_name: localhost\n", "other.example", &err);
+    CHECK(a && !strcmp(ig_gw_upstream_tls_server_name(a), "localhost"));
+    CHECK_EQ_INT(srv && a ? upstream_handshake(srv, a, "10.0.0.9:8000", &verified) : 0, 1);
+    ig_gw_upstream_tls_free(a);
+    ig_gw_tls_free(srv);
+    /* An mTLS listener: without a client certificate the server fails the handshake. */
+    srv = server("  client_ca: ca.crt\n");
+    a = upstream_yaml("tls:\n  ca: ca.crt\n", NULL, &err);
+    b = upstream_yaml("tls:\n  ca: ca.crt\n  cert: client-a.crt\n  key: client-a.key\n", NULL, &err);
+    CHECK_EQ_INT(srv && a ? upstream_handshake(srv, a, "127.0.0.1:8000", &verified) : 0, -1);
+    CHECK_EQ_INT(srv && b ? upstream_handshake(srv, b, "127.0.0.1:8000", &verified) : 0, 1);
+    ig_gw_upstream_tls_free(a);
+    ig_gw_upstream_tls_free(b);
+    ig_gw_tls_free(srv);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -389,6 +480,7 @@ int main(void)
         test_versions();
         test_client_certs();
         test_large_write();
+        test_upstream();
     }
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
