@@ -88,18 +88,19 @@ def curl(d, url, *extra):
     return r.returncode, r.stdout, r.stderr
 
 
+def grpc_creds(d, client=None):
+    """Channel credentials trusting ca.pem; client names the certificate to present (None: none)."""
+    def read(name):
+        with open(f"{d}/{name}", "rb") as f:
+            return f.read()
+    return grpc.ssl_channel_credentials(root_certificates=read("ca.pem"),
+                                        private_key=read(f"{client}.key") if client else None,
+                                        certificate_chain=read(f"{client}.pem") if client else None)
+
+
 def grpc_ready(d, port, client=None, timeout=5):
     """ServerReady over TLS; client names the certificate to present (None: none). Returns (ok, detail)."""
-    with open(f"{d}/ca.pem", "rb") as f:
-        ca = f.read()
-    key = cert = None
-    if client:
-        with open(f"{d}/{client}.key", "rb") as f:
-            key = f.read()
-        with open(f"{d}/{client}.pem", "rb") as f:
-            cert = f.read()
-    creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
-    with grpc.secure_channel(f"127.0.0.1:{port}", creds) as ch:
+    with grpc.secure_channel(f"127.0.0.1:{port}", grpc_creds(d, client)) as ch:
         stub = pbg.GRPCInferenceServiceStub(ch)
         try:
             return stub.ServerReady(pb.ServerReadyRequest(), timeout=timeout).ready, ""
@@ -243,14 +244,7 @@ def test_mtls_rules(d):
         check("mTLS rules REST: CN=client may not load models (403)", out.endswith("\n403"), (rc, out, err))
         rc, out, err = curl(d, load, "-X", "POST", *ops)
         check("mTLS rules REST: the SAN rule's admin certificate loads a model", out.endswith("\n200"), (rc, out, err))
-        with open(f"{d}/ca.pem", "rb") as f:
-            ca = f.read()
-        with open(f"{d}/client.key", "rb") as f:
-            key = f.read()
-        with open(f"{d}/client.pem", "rb") as f:
-            cert = f.read()
-        creds = grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
-        with grpc.secure_channel(f"127.0.0.1:{s.grpc_port}", creds) as ch:
+        with grpc.secure_channel(f"127.0.0.1:{s.grpc_port}", grpc_creds(d, "client")) as ch:
             stub = pbg.GRPCInferenceServiceStub(ch)
             ok = stub.ModelReady(pb.ModelReadyRequest(name="linear"), timeout=5).ready
             check("mTLS rules gRPC: CN=client uses its model", ok)
