@@ -533,6 +533,7 @@ static int start_front(ig_http_server *srv, const struct sockaddr_storage *ss, i
                               .tls = srv->cfg.tls,
                               .threads = srv->cfg.io_threads,
                               .handshake_timeout_ms = hs_ms,
+                              .max_connections = srv->cfg.max_connections,
                               .handoff = take_connection,
                               .ctx = srv};
     ig_error ferr;

@@ -26,7 +26,9 @@ typedef struct front_loop {
     ig_tls_front *f;
     ig_loop *loop;
     pthread_t thread;
-    bool started, listening;
+    bool started, listening; /* listening: not yet dropped for quiesce */
+    bool paused;             /* listener unregistered until resume_ns (out of descriptors, or full) */
+    uint64_t resume_ns;
     ig_watch listen;
 } front_loop;
 
@@ -357,29 +359,50 @@ static void relay_start(front_loop *fl, int fd, const struct sockaddr_storage *s
     atomic_fetch_add(&fl->f->relays, 1);
 }
 
+/* Stops taking connections for a while: a listener left registered while accept cannot succeed (no
+ * descriptors left) or must not (the connection limit) would wake the loop again at once, forever. */
+static void pause_accepting(front_loop *fl, unsigned ms)
+{
+    ig_loop_del(fl->loop, &fl->listen);
+    fl->paused = true;
+    fl->resume_ns = ig_loop_now(fl->loop) + ms * 1000000ull;
+}
+
 static void on_listen(ig_watch *w, uint32_t events)
 {
     front_loop *fl = container_of(w, front_loop, listen);
+    unsigned max = fl->f->cfg.max_connections;
     for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+        if (max && atomic_load(&fl->f->relays) >= (long)max) return pause_accepting(fl, 10);
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
         int fd = accept4(w->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return; /* EAGAIN: another thread took it; others (EMFILE) retry on the next event */
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                pause_accepting(fl, 100);
+            return; /* EAGAIN: another thread took it */
+        }
         relay_start(fl, fd, &ss, len);
     }
 }
 
-/* Drops the listener once quiesce asked for it. */
+/* Drops the listener once quiesce asked for it; takes it back after a pause. */
 static void on_tick(void *arg, uint64_t now_ns)
 {
     front_loop *fl = arg;
-    if (!fl->listening || !atomic_load(&fl->f->quiescing)) return;
-    ig_loop_del(fl->loop, &fl->listen);
-    fl->listening = false;
-    pthread_mutex_lock(&fl->f->lock);
-    fl->f->n_listening--;
-    pthread_cond_broadcast(&fl->f->changed);
-    pthread_mutex_unlock(&fl->f->lock);
+    if (fl->listening && atomic_load(&fl->f->quiescing)) {
+        ig_loop_del(fl->loop, &fl->listen);
+        fl->listening = fl->paused = false;
+        pthread_mutex_lock(&fl->f->lock);
+        fl->f->n_listening--;
+        pthread_cond_broadcast(&fl->f->changed);
+        pthread_mutex_unlock(&fl->f->lock);
+    } else if (fl->paused && now_ns >= fl->resume_ns) {
+        if (ig_loop_add(fl->loop, &fl->listen, EPOLLIN | EPOLLEXCLUSIVE) == 0)
+            fl->paused = false;
+        else
+            fl->resume_ns = now_ns + 100 * 1000000ull;
+    }
 }
 
 static void *run(void *arg)

@@ -25,6 +25,7 @@ typedef struct ig_tls_front_config {
     ig_tls_store *tls; /* borrowed until ig_tls_front_free */
     int threads;       /* 0 = 1 */
     unsigned handshake_timeout_ms;
+    unsigned max_connections; /* TLS connections at once, handshaking ones included; 0 = no limit */
     ig_tls_front_handoff handoff;
     void *ctx;
 } ig_tls_front_config;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -310,6 +311,38 @@ static void test_refusals(ig_tls_front *f, int port)
     SSL_CTX_free(ctx);
 }
 
+/* The connection limit: while one silent connection holds the only place, a TLS client waits
+ * unserved; once it is gone the next one is served. */
+static void test_limit(ig_tls_front_config cfg)
+{
+    cfg.max_connections = 1;
+    cfg.handshake_timeout_ms = 5000;
+    ig_tls_front *f = NULL;
+    ig_error err = {0};
+    CHECK_EQ_INT(ig_tls_front_start(&cfg, &f, &err), 0);
+    if (!f) return;
+    int port = ig_tls_front_port(f), silent = tcp_connect(port), fd;
+    usleep(100 * 1000);
+    SSL_CTX *ctx = client_ctx(true);
+    int waiting = tcp_connect(port);
+    struct timeval tv = {.tv_usec = 300 * 1000};
+    setsockopt(waiting, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    SSL *s = SSL_new(ctx);
+    SSL_set_fd(s, waiting);
+    CHECK(SSL_connect(s) != 1); /* not accepted: no ServerHello within 300 ms */
+    ERR_clear_error();
+    SSL_free(s);
+    close(waiting);
+    close(silent);
+    usleep(200 * 1000);
+    s = tls_connect(ctx, port, &fd);
+    CHECK(s != NULL);
+    SSL_free(s);
+    close(fd);
+    SSL_CTX_free(ctx);
+    ig_tls_front_free(f, 0);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -345,6 +378,7 @@ int main(void)
         CHECK(fd < 0); /* the listener is closed */
         if (fd >= 0) close(fd);
         ig_tls_front_free(f, 100);
+        test_limit(cfg);
     }
     ig_tls_store_free(store);
     sh("rm -rf ./*");
