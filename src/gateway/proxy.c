@@ -315,12 +315,19 @@ static void client_on_io(ig_watch *w, uint32_t events)
     if (c->state != C_DONE && c->out.off < c->out.len) ig__gw_client_flush(c);
 }
 
-static void accept_clients(ig_gw_worker *wk, int lfd, bool admin)
+static void accept_clients(ig_gw_worker *wk, ig_watch *lw, bool admin)
 {
     for (;;) {
         struct sockaddr_storage ss;
         socklen_t len = sizeof ss;
-        int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(lw->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)) {
+            /* Out of descriptors: a listener left registered would wake the loop again at once,
+             * forever. The tick takes it back after a pause. */
+            ig_loop_del(wk->loop, lw);
+            wk->accept_resume_ns = ig_loop_now(wk->loop) + 100 * 1000000ull;
+            return;
+        }
         if (fd < 0) return; /* EAGAIN, or a transient error: the next event retries */
         if (atomic_load_explicit(&wk->sh->draining, memory_order_relaxed)) {
             close(fd);
@@ -360,14 +367,14 @@ static void listener_on_io(ig_watch *w, uint32_t events)
 {
     (void)events;
     ig_gw_worker *wk = container_of(w, ig_gw_worker, listen_w);
-    accept_clients(wk, w->fd, false);
+    accept_clients(wk, w, false);
 }
 
 static void admin_on_io(ig_watch *w, uint32_t events)
 {
     (void)events;
     ig_gw_worker *wk = container_of(w, ig_gw_worker, admin_w);
-    accept_clients(wk, w->fd, true);
+    accept_clients(wk, w, true);
 }
 
 /* ---- worker ---- */
@@ -381,10 +388,16 @@ static void worker_tick(void *arg, uint64_t now)
     if (wk->id == 0)
         for (size_t i = 0; i < cfg->n_routes; i++)
             if (cfg->routes[i].rollout) ig_rollout_tick(cfg->routes[i].rollout, (int64_t)now);
-    if (atomic_load_explicit(&wk->sh->draining, memory_order_relaxed) && wk->listen_w.linked) {
+    if (atomic_load_explicit(&wk->sh->draining, memory_order_relaxed) && wk->listen_w.fd >= 0) {
         ig_loop_del(wk->loop, &wk->listen_w);
         close(wk->listen_w.fd);
         wk->listen_w.fd = -1;
+    }
+    if (wk->accept_resume_ns && now >= wk->accept_resume_ns) {
+        wk->accept_resume_ns = 0;
+        ig_watch *ls[] = {&wk->listen_w, &wk->admin_w};
+        for (int i = 0; i < 2; i++)
+            if (ls[i]->fd >= 0 && !ls[i]->linked) ig_loop_add(wk->loop, ls[i], EPOLLIN);
     }
 }
 

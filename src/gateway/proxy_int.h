@@ -69,7 +69,8 @@ struct ig_gw_worker {
     pthread_t thread;
     bool started;
     ig_watch listen_w, admin_w;
-    ig_gw_config *cfg; /* this worker's reference to the current snapshot */
+    uint64_t accept_resume_ns; /* listeners paused (out of descriptors) until then; 0 = none */
+    ig_gw_config *cfg;         /* this worker's reference to the current snapshot */
     uint64_t cfg_gen;
     idle_bucket *idle;
     uint64_t rng;
