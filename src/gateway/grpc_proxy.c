@@ -485,7 +485,7 @@ static void shadow_start(gp_call *c, grpc_byte_buffer *primary)
     grpc_metadata_array_init(&s->up_trailing);
     s->primary = primary;
     ig_gw_pool *pool = s->cfg->pools[s->pool_index];
-    /* A REST shadow pool cannot answer a gRPC call: counted as an error, as any unreachable shadow. */
+    /* Config load refuses a REST shadow pool on a gRPC route; should one come, it is an error. */
     if (ig_gw_pool_protocol(pool) != IG_GW_PROTO_GRPC) return shadow_finish(s, -1);
     s->request = grpc_byte_buffer_copy(c->first);
     s->md = calloc(c->n_fwd + 1, sizeof *s->md);
