@@ -56,6 +56,55 @@ static int resolve_pool(void *ctx, const char *name)
     return -1;
 }
 
+static const char *protocol_name(ig_gw_protocol p)
+{
+    return p == IG_GW_PROTO_GRPC ? "grpc" : "http";
+}
+
+typedef struct {
+    const ig_conf_node *v; /* the pool name's node */
+    const char *role;
+} named_pool;
+
+/* Every pool a route names (its pool, split, canary and shadow) speaks one protocol: a request comes in
+ * on one front, REST or gRPC, and could neither be sent nor copied to a pool of the other. The first
+ * pool named is the reference; the first of another protocol is refused at its line. Runs after the
+ * rollout resolved every name, so each is a known pool. */
+static bool check_protocols(ig_gw_config *g, const ig_gw_route *route, const ig_conf_node *r, ig_error *err)
+{
+    named_pool named[40]; /* the rollout refused more than 32 split pools already */
+    size_t n = 0;
+    const ig_conf_node *v, *split = ig_conf_get(r, "split"), *canary = ig_conf_get(r, "canary"),
+                           *shadow = ig_conf_get(r, "shadow");
+    if ((v = ig_conf_get(r, "pool"))) named[n++] = (named_pool){v, "pool"};
+    if (split && split->kind == IG_CONF_SEQ)
+        for (const ig_conf_node *it = split->child; it && n < 33; it = it->next)
+            if ((v = ig_conf_get(it, "pool"))) named[n++] = (named_pool){v, "split pool"};
+    if (canary && (v = ig_conf_get(canary, "baseline"))) named[n++] = (named_pool){v, "canary baseline"};
+    if (canary && (v = ig_conf_get(canary, "canary"))) named[n++] = (named_pool){v, "canary pool"};
+    if (shadow && (v = ig_conf_get(shadow, "pool"))) named[n++] = (named_pool){v, "shadow pool"};
+    size_t ref = n;
+    int ref_pool = -1;
+    for (size_t i = 0; i < n; i++) {
+        int p = named[i].v->kind == IG_CONF_SCALAR ? resolve_pool(g, named[i].v->value) : -1;
+        if (p < 0) continue;
+        if (ref_pool < 0) {
+            ref = i;
+            ref_pool = p;
+            continue;
+        }
+        ig_gw_protocol want = ig_gw_pool_protocol(g->pools[ref_pool]), got = ig_gw_pool_protocol(g->pools[p]);
+        if (got != want)
+            return ig_conf_fail(
+                g->conf, named[i].v, err,
+                "route '%s': %s '%s' has protocol: %s but %s '%s' has protocol: %s; every pool "
+                "of a route (split, canary and shadow too) needs the same protocol",
+                route->name, named[i].role, named[i].v->value, protocol_name(got), named[ref].role,
+                named[ref].v->value, protocol_name(want));
+    }
+    return true;
+}
+
 static bool load_route(ig_gw_config *g, const ig_conf_node *r, const char *const *names, ig_error *err)
 {
     ig_gw_route *route = &g->routes[g->n_routes];
@@ -74,7 +123,7 @@ static bool load_route(ig_gw_config *g, const ig_conf_node *r, const char *const
             goto fail;
         }
     }
-    if (!ig_conf_no_unknown(g->conf, r, err)) goto fail;
+    if (!check_protocols(g, route, r, err) || !ig_conf_no_unknown(g->conf, r, err)) goto fail;
     g->n_routes++;
     route->stats = ig_gw_stats_get(IG_GW_STATS_ROUTE, route->name);
     if (!route->stats) return ig_conf_fail(g->conf, r, err, "out of memory");

@@ -25,6 +25,7 @@
 
 #include "base/clock.h"
 #include "gateway/access_log.h"
+#include "gateway/route_stats.h"
 #include "gateway/shadow.h"
 
 #define N_THREADS 2
@@ -105,6 +106,8 @@ typedef struct gp_call {
     ig_gw_endpoint *ep;
     const ig_gw_endpoint *prev_ep; /* compared only */
     bool holds_request, holds_retry, recorded;
+    bool answered;           /* the current try's endpoint answered (a message, or a status of its own) */
+    uint64_t try_start_ns;   /* the current try's start, for the pool's and the endpoint's latency */
     int tries, final_status; /* final_status: HTTP-like, for the route's stats */
     int grpc_status;         /* the status sent to the client, for the access log; -1 before */
     int shadow_pool;         /* -1, or the pool a copy of a successful ModelInfer goes to */
@@ -245,8 +248,17 @@ static void up_reset(gp_call *c)
     c->up_details = grpc_empty_slice();
 }
 
-static void release_endpoint(gp_call *c)
+/* As REST counts a response head: a status that only says the endpoint was not reached or not waited
+ * for is no answer of its endpoint. */
+static bool endpoint_answered(gp_call *c)
 {
+    return c->up_msg || (c->up_status != GRPC_STATUS_UNAVAILABLE && c->up_status != GRPC_STATUS_CANCELLED &&
+                         c->up_status != GRPC_STATUS_DEADLINE_EXCEEDED);
+}
+
+static void release_endpoint(gp_call *c, uint64_t now)
+{
+    if (c->ep && c->answered) ig_gw_endpoint_observe_latency(c->ep, (double)(now - c->try_start_ns) / 1000.0);
     if (c->ep) ig_gw_endpoint_finish(c->ep);
     c->ep = NULL;
     if (c->holds_retry) ig_gw_pool_retry_done(c->pool);
@@ -287,17 +299,16 @@ static void log_call(gp_call *c)
 static void call_free(gp_call *c)
 {
     ig_gw_grpc *g = c->g;
+    uint64_t now = ig_now_ns();
     if (c->accepted) log_call(c);
-    if (c->route && c->accepted) {
-        ig_gw_route_stats *s = c->route->stats;
-        int cls = c->final_status / 100;
-        atomic_fetch_add_explicit(cls == 2   ? &s->responses_2xx
-                                  : cls == 4 ? &s->responses_4xx
-                                             : &s->responses_5xx,
-                                  1, memory_order_relaxed);
-        ig_histogram_observe(&s->latency_us, (double)(ig_now_ns() - c->start_ns) / 1000.0);
-    }
-    release_endpoint(c);
+    /* Counted as REST counts a request (proxy_request.c): the route its whole call, the pool its last
+     * try (earlier tries count as the pool's retries). */
+    if (c->route && c->accepted)
+        ig_gw_stats_response(c->route->stats, c->final_status, (double)(now - c->start_ns) / 1000.0);
+    if (c->tries && c->accepted)
+        ig_gw_stats_response(c->cfg->pool_stats[c->pool_index], c->final_status,
+                             (double)(now - c->try_start_ns) / 1000.0);
+    release_endpoint(c, now);
     if (c->holds_request) ig_gw_pool_release_request(c->pool);
     up_reset(c);
     grpc_metadata_array_destroy(&c->up_md);
@@ -474,7 +485,7 @@ static void shadow_start(gp_call *c, grpc_byte_buffer *primary)
     grpc_metadata_array_init(&s->up_trailing);
     s->primary = primary;
     ig_gw_pool *pool = s->cfg->pools[s->pool_index];
-    /* A REST shadow pool cannot answer a gRPC call: counted as an error, as any unreachable shadow. */
+    /* Config load refuses a REST shadow pool on a gRPC route; should one come, it is an error. */
     if (ig_gw_pool_protocol(pool) != IG_GW_PROTO_GRPC) return shadow_finish(s, -1);
     s->request = grpc_byte_buffer_copy(c->first);
     s->md = calloc(c->n_fwd + 1, sizeof *s->md);
@@ -528,7 +539,10 @@ static bool pick(gp_call *c)
     const char *hk = route_header(&c->down_md, "x-infergate-hash-key", &hl);
     hash = hk ? XXH3_64bits(hk, hl) : XXH3_64bits(c->model, strlen(c->model));
     c->tries++;
-    c->ep = ig_gw_pool_pick(c->pool, hash, next_rand(), c->prev_ep, (int64_t)ig_now_ns());
+    c->try_start_ns = ig_now_ns();
+    c->answered = false;
+    ig_gw_stats_try(c->cfg->pool_stats[c->pool_index], c->tries);
+    c->ep = ig_gw_pool_pick(c->pool, hash, next_rand(), c->prev_ep, (int64_t)c->try_start_ns);
     if (!c->ep) return false;
     snprintf(c->up_addr, sizeof c->up_addr, "%s", ig_gw_endpoint_address(c->ep));
     grpc_channel *ch = channel_for(c->g, ig_gw_endpoint_address(c->ep));
@@ -587,6 +601,7 @@ static void on_up_done(gp_tag *t, bool ok)
         up_reset(c);
         try_unary(c);
     } else {
+        c->answered = endpoint_answered(c);
         record_final(c, c->up_status);
         /* The answer is copied before the reply takes its slices; the shadow call starts after the
          * reply batch, so the client never waits for it. */
@@ -678,6 +693,7 @@ static void maybe_send_status(gp_call *c)
 {
     if (c->status_sent || !c->status_got || !c->down_done) return;
     c->status_sent = true;
+    c->answered |= endpoint_answered(c);
     record_try(c, c->up_status);
     record_final(c, c->up_status);
     c->final_status = ig_gw_grpc_http_status(c->up_status);
@@ -728,6 +744,7 @@ static void on_up_msg(gp_tag *t, bool ok)
     gp_call *c = GP_OF(t, t_up_msg);
     pthread_mutex_lock(&c->lock);
     if (ok && c->up_msg) {
+        c->answered = true;
         c->bytes_out += grpc_byte_buffer_length(c->up_msg);
         grpc_op op = {.op = GRPC_OP_SEND_MESSAGE};
         op.data.send_message.send_message = c->up_msg;

@@ -51,25 +51,13 @@ static void release_endpoint(gw_request *rq)
 void ig__gw_request_end(gw_client *c)
 {
     gw_request *rq = &c->rq;
-    if (rq->route) {
-        ig_gw_route_stats *s = rq->route->stats;
-        int cls = rq->status / 100;
-        atomic_fetch_add_explicit(cls == 2   ? &s->responses_2xx
-                                  : cls == 4 ? &s->responses_4xx
-                                             : &s->responses_5xx,
-                                  1, memory_order_relaxed);
-        ig_histogram_observe(&s->latency_us, (double)(ig_loop_now(c->wk->loop) - rq->start_ns) / 1000.0);
-    }
-    if (rq->tries) {
-        /* The last try's outcome for its pool (earlier tries count as its retries). */
-        ig_gw_route_stats *p = rq->cfg->pool_stats[rq->pool_index];
-        int cls = rq->status / 100;
-        atomic_fetch_add_explicit(cls == 2   ? &p->responses_2xx
-                                  : cls == 4 ? &p->responses_4xx
-                                             : &p->responses_5xx,
-                                  1, memory_order_relaxed);
-        ig_histogram_observe(&p->latency_us, (double)(ig_loop_now(c->wk->loop) - rq->try_start_ns) / 1000.0);
-    }
+    if (rq->route)
+        ig_gw_stats_response(rq->route->stats, rq->status,
+                             (double)(ig_loop_now(c->wk->loop) - rq->start_ns) / 1000.0);
+    /* The last try's outcome for its pool (earlier tries count as its retries). */
+    if (rq->tries)
+        ig_gw_stats_response(rq->cfg->pool_stats[rq->pool_index], rq->status,
+                             (double)(ig_loop_now(c->wk->loop) - rq->try_start_ns) / 1000.0);
     log_access(c);
     release_endpoint(rq);
     if (rq->holds_request) ig_gw_pool_release_request(rq->pool);

@@ -210,8 +210,7 @@ void ig__gw_try_upstream(gw_client *c)
     uint64_t now = ig_loop_now(c->wk->loop);
     rq->tries++;
     rq->try_start_ns = now;
-    ig_gw_route_stats *ps = rq->cfg->pool_stats[rq->pool_index];
-    atomic_fetch_add_explicit(rq->tries > 1 ? &ps->retries : &ps->requests, 1, memory_order_relaxed);
+    ig_gw_stats_try(rq->cfg->pool_stats[rq->pool_index], rq->tries);
     rq->ep = ig_gw_pool_pick(rq->pool, hash_key(c), ig__gw_next_rand(c->wk), rq->prev_ep, (int64_t)now);
     if (!rq->ep) {
         ig__gw_client_error(c, 503, "no upstream endpoint is available", NULL, !c->req.done);

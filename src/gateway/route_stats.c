@@ -38,6 +38,21 @@ ig_gw_route_stats *ig_gw_stats_get(ig_gw_stats_kind kind, const char *name)
     return e ? &e->stats : NULL;
 }
 
+void ig_gw_stats_try(ig_gw_route_stats *s, int try_no)
+{
+    atomic_fetch_add_explicit(try_no > 1 ? &s->retries : &s->requests, 1, memory_order_relaxed);
+}
+
+void ig_gw_stats_response(ig_gw_route_stats *s, int status, double duration_us)
+{
+    int cls = status / 100;
+    atomic_fetch_add_explicit(cls == 2   ? &s->responses_2xx
+                              : cls == 4 ? &s->responses_4xx
+                                         : &s->responses_5xx,
+                              1, memory_order_relaxed);
+    ig_histogram_observe(&s->latency_us, duration_us);
+}
+
 /* One counter of every entry of a kind, with an extra label (or none). */
 typedef struct {
     const char *suffix, *type, *help, *extra_label;

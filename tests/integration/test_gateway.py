@@ -1011,6 +1011,68 @@ routes:
         check("grpc: a stream past the client's deadline ends DEADLINE_EXCEEDED",
               c == grpc.StatusCode.DEADLINE_EXCEEDED, (c, d))
 
+        # gRPC calls count in the pool's upstream series and the endpoints' latency histograms as REST
+        # tries do; a call's stats are recorded when its last batch completes, so the scrape is polled.
+        def metric_counts():
+            want = {
+                "pool_requests": 'infergate_gateway_upstream_requests_total{pool="grpc-pool"} ',
+                "pool_retries": 'infergate_gateway_upstream_retries_total{pool="grpc-pool"} ',
+                "pool_2xx": 'infergate_gateway_upstream_responses_total{pool="grpc-pool",code="2xx"} ',
+                "pool_4xx": 'infergate_gateway_upstream_responses_total{pool="grpc-pool",code="4xx"} ',
+                "pool_5xx": 'infergate_gateway_upstream_responses_total{pool="grpc-pool",code="5xx"} ',
+                "pool_latency": 'infergate_gateway_upstream_request_duration_us_count{pool="grpc-pool"} ',
+                "route_requests": 'infergate_gateway_requests_total{route="grpc-all"} ',
+                "route_retries": 'infergate_gateway_retries_total{route="grpc-all"} ',
+                "route_2xx": 'infergate_gateway_responses_total{route="grpc-all",code="2xx"} ',
+                "route_4xx": 'infergate_gateway_responses_total{route="grpc-all",code="4xx"} ',
+                "route_latency": 'infergate_gateway_request_duration_us_count{route="grpc-all"} ',
+            }
+            got = dict.fromkeys(want, 0.0)
+            got["endpoint_latency"] = 0.0
+            for line in gw.metrics().splitlines():
+                for k, prefix in want.items():
+                    if line.startswith(prefix):
+                        got[k] = float(line.split()[-1])
+                if line.startswith('infergate_gateway_endpoint_request_duration_us_count{pool="grpc-pool",'):
+                    got["endpoint_latency"] += float(line.split()[-1])
+            return got
+
+        def counts_reach(want):
+            end, got = time.time() + 10, {}
+            while time.time() < end:
+                got = metric_counts()
+                if all(got[k] >= v for k, v in want.items()):
+                    time.sleep(0.2)  # nothing more than expected arrives late
+                    return metric_counts()
+                time.sleep(0.05)
+            return got
+
+        before = counts_reach({})
+        n_ok = 12
+        for i in range(n_ok):
+            st.ModelInfer(req(f"m{i}"), timeout=10)
+        c_nope, _ = code_of(lambda: st.ModelInfer(req(model="nope"), timeout=10))
+        ids = [r.infer_response.id for r in st.ModelStreamInfer(iter([req("s1"), req("s2")]), timeout=30)]
+        calls = n_ok + 2  # unary OK calls, the failed call, the stream
+        after = counts_reach({"pool_requests": before["pool_requests"] + calls,
+                              "endpoint_latency": before["endpoint_latency"] + calls,
+                              "route_latency": before["route_latency"] + calls})
+        d = {k: after[k] - before[k] for k in after}
+        check("grpc metrics: the failed call is a client error and the stream is answered",
+              c_nope in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT) and ids == ["s1", "s2"], (c_nope, ids))
+        check("grpc metrics: upstream_requests_total of the pool grew by the calls, without retries",
+              d["pool_requests"] == calls and d["pool_retries"] == 0, d)
+        check("grpc metrics: upstream_responses_total by the gRPC status's class",
+              d["pool_2xx"] == n_ok + 1 and d["pool_4xx"] == 1 and d["pool_5xx"] == 0, d)
+        check("grpc metrics: the pool's latency histogram counts every call",
+              d["pool_latency"] == calls, d)
+        check("grpc metrics: the endpoints' latency histograms count every answered call",
+              d["endpoint_latency"] == calls, d)
+        check("grpc metrics: the route's series count the same calls",
+              d["route_requests"] == calls and d["route_2xx"] == n_ok + 1 and d["route_4xx"] == 1
+              and d["route_latency"] == calls and d["route_retries"] == 0, d)
+        before_kill = metric_counts()
+
         # kill -9 one of the two replicas under a loop of unary calls
         results, lock = {}, threading.Lock()
         stop = time.time() + 3.0
@@ -1039,6 +1101,13 @@ routes:
         check("grpc: no failures after the kill", after == [None] * 20, after)
         m = gw.metrics()
         check("grpc: route stats count gRPC calls", 'route="grpc-all"' in m, m[-1500:])
+        time.sleep(0.3)
+        k = metric_counts()
+        d = {x: k[x] - before_kill[x] for x in k}
+        check("grpc metrics: tries after the first count as the pool's and the route's retries",
+              d["pool_retries"] >= 1 and d["pool_retries"] == d["route_retries"], d)
+        check("grpc metrics: one pool response per call after the kill",
+              d["pool_2xx"] + d["pool_4xx"] + d["pool_5xx"] == d["pool_requests"] == d["route_requests"], d)
     finally:
         ch.close()
         gw.stop()
@@ -1094,7 +1163,7 @@ def grpc_infer_request(pb, rid="", model="linear"):
 def test_grpc_shadow(tmp, repo):
     """gRPC calls write access-log lines (protocol grpc, grpc_status); a route's shadow copies successful
     unary ModelInfer calls to a grpc pool and compares the answers; streams and other methods are not
-    copied; a shadow pool that speaks REST counts errors. The client always gets the primary's answer."""
+    copied; a shadow pool that speaks REST is refused at load. The client always gets the primary's answer."""
     stubs = os.path.join(tmp, "stubs")
     os.makedirs(stubs)
     compile_grpc_stubs(stubs)
@@ -1118,7 +1187,6 @@ pools:
   - {{name: g-primary, protocol: grpc, endpoints: ["127.0.0.1:{gp}"]}}
   - {{name: g-same, protocol: grpc, endpoints: ["127.0.0.1:{gs}"]}}
   - {{name: g-changed, protocol: grpc, endpoints: ["127.0.0.1:{gc}"]}}
-  - {{name: rest-same, endpoints: ["127.0.0.1:{same.port}"]}}
 routes:
   - name: g-same
     match: {{headers: {{x-target: same}}}}
@@ -1128,10 +1196,6 @@ routes:
     match: {{headers: {{x-target: changed}}}}
     pool: g-primary
     shadow: {{pool: g-changed, percent: 100}}
-  - name: g-rest
-    match: {{headers: {{x-target: rest}}}}
-    pool: g-primary
-    shadow: {{pool: rest-same, percent: 100}}
   - name: g-plain
     pool: g-primary
 """)
@@ -1195,11 +1259,21 @@ routes:
             check("grpc shadow: streams, ModelMetadata and failed calls are not copied",
                   same.stats("linear")["inference_count"] == s1 and count("g-same", "same") == 20
                   and count("g-same", "error") == 0, (s1, same.stats("linear"), count("g-same", "error")))
-            # a shadow pool that speaks REST cannot take the copy: an error, the client unaffected
-            r = st.ModelInfer(grpc_infer_request(pb, "r"), timeout=10, metadata=[("x-target", "rest")])
-            check("grpc shadow: a REST shadow pool leaves the client's call alone", r.id == "r", r)
-            check("grpc shadow: a REST shadow pool counts an error", wait_count("g-rest", "error", 1) == 1,
-                  count("g-rest", "error"))
+            # a shadow pool that speaks REST could not take a gRPC copy: the config is refused at load
+            mixed = os.path.join(tmp, "mixed.yaml")
+            with open(mixed, "w") as f:
+                f.write(f"""pools:
+  - {{name: g-primary, protocol: grpc, endpoints: ["127.0.0.1:{gp}"]}}
+  - {{name: rest-same, endpoints: ["127.0.0.1:{same.port}"]}}
+routes:
+  - name: g-rest
+    pool: g-primary
+    shadow: {{pool: rest-same, percent: 100}}
+""")
+            r = subprocess.run([BIN, "gateway", "--check", "--config", mixed], capture_output=True, text=True)
+            check("grpc shadow: a REST shadow pool of a gRPC route is refused at load, naming both pools",
+                  r.returncode == 1 and "mixed.yaml:7:" in r.stderr and "'rest-same'" in r.stderr
+                  and "'g-primary'" in r.stderr, (r.returncode, r.stderr))
 
             # access log
             tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"

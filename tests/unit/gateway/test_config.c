@@ -87,9 +87,65 @@ static void test_errors(void)
           strstr(err.msg, "duplicate pool name 'a'"));
 }
 
+/* Pools of two protocols in one route: refused at the line of the first pool that differs from the
+ * first pool the route names, both named; one protocol throughout loads. */
+static void test_protocols(void)
+{
+    static const char mixed[] = "pools:\n"
+                                "  - {name: a, endpoints: [\"127.0.0.1:1\"]}\n"
+                                "  - {name: b, endpoints: [\"127.0.0.1:2\"]}\n"
+                                "  - {name: g, protocol: grpc, endpoints: [\"127.0.0.1:3\"]}\n"
+                                "  - {name: h, protocol: grpc, endpoints: [\"127.0.0.1:4\"]}\n"
+                                "routes:\n";
+    struct {
+        const char *routes, *want;
+    } bad[] = {
+        {"  - name: r\n    pool: g\n    shadow: {pool: a, percent: 5}\n",
+         ":9: route 'r': shadow pool 'a' has protocol: http but pool 'g' has protocol: grpc"},
+        {"  - name: r\n    pool: a\n    shadow:\n      pool: h\n",
+         ":10: route 'r': shadow pool 'h' has protocol: grpc but pool 'a' has protocol: http"},
+        {"  - name: s\n    split:\n      - {pool: g, weight: 1}\n      - {pool: b, weight: 1}\n",
+         ":10: route 's': split pool 'b' has protocol: http but split pool 'g' has protocol: grpc"},
+        {"  - name: k\n    canary:\n      baseline: a\n      canary: h\n      steps: [5]\n",
+         ":10: route 'k': canary pool 'h' has protocol: grpc but canary baseline 'a' has protocol: http"},
+        {"  - name: p\n    pool: a\n    split: [{pool: g, weight: 1}]\n",
+         ":9: route 'p': split pool 'g' has protocol: grpc but pool 'a' has protocol: http"},
+        /* a later route is checked too */
+        {"  - pool: a\n  - name: q\n    pool: h\n    shadow: {pool: b}\n", ":10: route 'q': shadow pool 'b'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, "%s%s", mixed, bad[i].routes);
+        ig_error err;
+        ig_gw_config *c = load(text, &err);
+        CHECK(c == NULL);
+        if (!strstr(err.msg, bad[i].want)) fprintf(stderr, "protocol case %zu: got '%s'\n", i, err.msg);
+        CHECK(strstr(err.msg, bad[i].want) != NULL);
+        ig_gw_config_release(c);
+    }
+    const char *good[] = {
+        "  - name: g\n    pool: g\n    shadow: {pool: h, percent: 5}\n"
+        "  - name: s\n    split: [{pool: g, weight: 1}, {pool: h, weight: 1}]\n"
+        "  - name: r\n    pool: a\n    shadow: {pool: b}\n"
+        "  - name: k\n    canary: {baseline: a, canary: b, steps: [5]}\n    shadow: {pool: a}\n",
+        /* routes of either protocol side by side */
+        "  - {name: x, pool: a}\n  - {name: y, pool: g}\n",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, "%s%s", mixed, good[i]);
+        ig_error err;
+        ig_gw_config *c = load(text, &err);
+        CHECK(c != NULL);
+        if (!c) fprintf(stderr, "good protocol case %zu: %s\n", i, err.msg);
+        ig_gw_config_release(c);
+    }
+}
+
 int main(void)
 {
     test_good();
     test_errors();
+    test_protocols();
     return CHECK_DONE();
 }
