@@ -41,6 +41,7 @@ typedef struct gp_tag {
 
 typedef struct gp_channel {
     struct gp_channel *next;
+    uint64_t tls_key; /* ig_gw_upstream_tls_fingerprint, 0 for plain */
     char *addr;
     grpc_channel *ch;
 } gp_channel;
@@ -150,16 +151,27 @@ static uint64_t next_rand(void)
     return rng_state * 0x2545F4914F6CDD1DULL;
 }
 
-/* ---- upstream channels: one per endpoint address, kept for the process's life ---- */
+/* ---- upstream channels: one per endpoint address and TLS settings, kept for the process's life ---- */
 
-static grpc_channel *channel_for(ig_gw_grpc *g, const char *addr)
+static grpc_channel_credentials *channel_credentials(const ig_gw_upstream_tls *tls)
 {
+    if (!tls) return grpc_insecure_credentials_create();
+    grpc_ssl_pem_key_cert_pair pair = {ig_gw_upstream_tls_key(tls), ig_gw_upstream_tls_cert(tls)};
+    /* No CA text: gRPC core's default roots (the system's, as for REST pools). */
+    return grpc_ssl_credentials_create(ig_gw_upstream_tls_ca(tls), pair.cert_chain ? &pair : NULL, NULL,
+                                       NULL);
+}
+
+static grpc_channel *channel_for(ig_gw_grpc *g, const char *addr, const ig_gw_upstream_tls *tls)
+{
+    uint64_t tls_key = ig_gw_upstream_tls_fingerprint(tls);
     pthread_mutex_lock(&g->ch_lock);
     gp_channel *e = g->channels;
-    while (e && strcmp(e->addr, addr)) e = e->next;
+    while (e && (e->tls_key != tls_key || strcmp(e->addr, addr))) e = e->next;
     if (!e && (e = calloc(1, sizeof *e)) && (e->addr = strdup(addr))) {
         /* Our own retries decide where a failed call goes; reconnects are quick so a replica that
          * comes back is used again soon after outlier ejection ends. */
+        const char *name = tls ? ig_gw_upstream_tls_server_name(tls) : NULL;
         grpc_arg args[] = {
             {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = -1}},
             {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = -1}},
@@ -167,11 +179,14 @@ static grpc_channel *channel_for(ig_gw_grpc *g, const char *addr)
             {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 200}},
             {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = 200}},
             {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 2000}},
+            /* the name the upstream's certificate must carry, when it is not the address's host */
+            {GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG, {.string = (char *)name}},
         };
-        grpc_channel_args ca = {sizeof args / sizeof args[0], args};
-        grpc_channel_credentials *creds = grpc_insecure_credentials_create();
-        e->ch = grpc_channel_create(addr, creds, &ca);
+        grpc_channel_args ca = {sizeof args / sizeof args[0] - (name ? 0 : 1), args};
+        grpc_channel_credentials *creds = channel_credentials(tls);
+        e->ch = creds ? grpc_channel_create(addr, creds, &ca) : NULL;
         grpc_channel_credentials_release(creds);
+        e->tls_key = tls_key;
         e->next = g->channels;
         g->channels = e;
     } else if (e && !e->addr) {
@@ -496,7 +511,7 @@ static void shadow_start(gp_call *c, grpc_byte_buffer *primary)
     }
     uint64_t rnd = next_rand();
     s->ep = ig_gw_pool_pick(pool, rnd, rnd, NULL, (int64_t)ig_now_ns());
-    grpc_channel *ch = s->ep ? channel_for(g, ig_gw_endpoint_address(s->ep)) : NULL;
+    grpc_channel *ch = s->ep ? channel_for(g, ig_gw_endpoint_address(s->ep), ig_gw_pool_tls(pool)) : NULL;
     gpr_timespec deadline =
         gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(c->route->timeout_ms, GPR_TIMESPAN));
     /* No parent: the copy outlives the client's call, which may end before it. */
@@ -545,7 +560,7 @@ static bool pick(gp_call *c)
     c->ep = ig_gw_pool_pick(c->pool, hash, next_rand(), c->prev_ep, (int64_t)c->try_start_ns);
     if (!c->ep) return false;
     snprintf(c->up_addr, sizeof c->up_addr, "%s", ig_gw_endpoint_address(c->ep));
-    grpc_channel *ch = channel_for(c->g, ig_gw_endpoint_address(c->ep));
+    grpc_channel *ch = channel_for(c->g, ig_gw_endpoint_address(c->ep), ig_gw_pool_tls(c->pool));
     if (!ch) return false;
     c->up = grpc_channel_create_call(ch, c->down, GRPC_PROPAGATE_DEFAULTS, c->g->cq, c->details.method, NULL,
                                      c->deadline, NULL);

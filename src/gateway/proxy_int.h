@@ -56,7 +56,7 @@ typedef struct {
 typedef struct idle_bucket {
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    uint64_t tls_id; /* ig_gw_upstream_tls_id of the connections' TLS settings, 0 for plain ones */
+    uint64_t tls_id; /* ig_gw_upstream_tls_fingerprint of the connections' TLS settings, 0 for plain ones */
     gw_upstream *head;
     int count;
     struct idle_bucket *next;

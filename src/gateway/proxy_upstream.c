@@ -116,7 +116,7 @@ static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, sockle
 {
     ig_gw_worker *wk = c->wk;
     const ig_gw_upstream_tls *tls = ig_gw_pool_tls(c->rq.pool);
-    idle_bucket *b = bucket_for(wk, sa, len, ig_gw_upstream_tls_id(tls), false);
+    idle_bucket *b = bucket_for(wk, sa, len, ig_gw_upstream_tls_fingerprint(tls), false);
     gw_upstream *u = NULL;
     if (b && b->head) {
         u = b->head;
@@ -168,7 +168,7 @@ static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, sockle
             free(u);
             return NULL;
         }
-        u->tls_id = ig_gw_upstream_tls_id(tls);
+        u->tls_id = ig_gw_upstream_tls_fingerprint(tls);
         u->handshaking = tls != NULL;
         u->connecting = rc < 0;
         if (!u->connecting) {

@@ -3,10 +3,10 @@
 #include "gateway/tls.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 struct ig_gw_tls {
     SSL_CTX *ctx;
@@ -108,7 +108,7 @@ SSL *ig_gw_tls_accept(ig_gw_tls *t, int fd)
 
 struct ig_gw_upstream_tls {
     SSL_CTX *ctx;
-    uint64_t id;
+    uint64_t fingerprint;
     ig_tls_pem pem; /* cert, key and (in client_ca) the CA text: kept for gRPC channel credentials */
     char *server_name;
 };
@@ -116,7 +116,6 @@ struct ig_gw_upstream_tls {
 ig_gw_upstream_tls *ig_gw_upstream_tls_from_conf(const ig_conf *c, const ig_conf_node *tls_map,
                                                  const char *base_dir, const char *dns_host, ig_error *err)
 {
-    static atomic_uint_fast64_t next_id = 1;
     if (!ig_conf_expect(c, tls_map, IG_CONF_MAP, err)) return NULL;
     char paths[3][4096], why[256];
     static const char *const keys[3] = {"cert", "key", "ca"};
@@ -160,7 +159,21 @@ ig_gw_upstream_tls *ig_gw_upstream_tls_from_conf(const ig_conf *c, const ig_conf
         ig_conf_fail(c, tls_map, err, "tls: out of memory");
         goto fail;
     }
-    t->id = atomic_fetch_add(&next_id, 1);
+    /* Each text with its length, so that no two different settings hash the same bytes. */
+    XXH3_state_t *h = XXH3_createState();
+    if (!h) {
+        ig_conf_fail(c, tls_map, err, "tls: out of memory");
+        goto fail;
+    }
+    XXH3_64bits_reset(h);
+    const char *parts[] = {t->pem.client_ca, t->pem.cert, t->pem.key, t->server_name};
+    for (int i = 0; i < 4; i++) {
+        uint64_t len = parts[i] ? strlen(parts[i]) + 1 : 0;
+        XXH3_64bits_update(h, &len, sizeof len);
+        if (parts[i]) XXH3_64bits_update(h, parts[i], len);
+    }
+    t->fingerprint = XXH3_64bits_digest(h) | 1;
+    XXH3_freeState(h);
     return t;
 fail:
     ig_gw_upstream_tls_free(t);
@@ -176,9 +189,9 @@ void ig_gw_upstream_tls_free(ig_gw_upstream_tls *t)
     free(t);
 }
 
-uint64_t ig_gw_upstream_tls_id(const ig_gw_upstream_tls *t)
+uint64_t ig_gw_upstream_tls_fingerprint(const ig_gw_upstream_tls *t)
 {
-    return t ? t->id : 0;
+    return t ? t->fingerprint : 0;
 }
 
 SSL *ig_gw_upstream_tls_connect(const ig_gw_upstream_tls *t, int fd, const char *endpoint_address)

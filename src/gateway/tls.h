@@ -39,9 +39,10 @@ typedef struct ig_gw_upstream_tls ig_gw_upstream_tls;
 ig_gw_upstream_tls *ig_gw_upstream_tls_from_conf(const ig_conf *c, const ig_conf_node *tls_map,
                                                  const char *base_dir, const char *dns_host, ig_error *err);
 void ig_gw_upstream_tls_free(ig_gw_upstream_tls *t);
-/* Distinct for every loaded map (never reused), so keep-alive connections made under one are never
- * handed to a pool with other settings. */
-uint64_t ig_gw_upstream_tls_id(const ig_gw_upstream_tls *t);
+/* A hash of the settings (CA, certificate, key and name texts): equal for maps that would open
+ * connections the same way, so connections and channels outlive a reload that keeps them, and are
+ * never handed to a pool with other settings. Never 0 (NULL, plain connections, gives 0). */
+uint64_t ig_gw_upstream_tls_fingerprint(const ig_gw_upstream_tls *t);
 /* A client SSL on a connected non-blocking socket to endpoint_address ("host:port", "[v6]:port"),
  * checking the name described above; NULL when out of memory. */
 SSL *ig_gw_upstream_tls_connect(const ig_gw_upstream_tls *t, int fd, const char *endpoint_address);

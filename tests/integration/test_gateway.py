@@ -845,15 +845,16 @@ routes:
 
 def test_upstream_tls(tmp, replicas):
     """TLS towards the upstreams: a replica that requires client certificates serves through a pool
-    with `tls:` (requests, active health checks and shadow copies all over TLS); a pool without the
-    client certificate, or checking another name, fails the handshake and the client gets a 502 that
-    says so."""
+    with `tls:` (requests, active health checks and shadow copies all over TLS, and gRPC calls through a
+    `protocol: grpc` pool); a pool without the client certificate, or checking another name, fails the
+    handshake and the client gets a 502 that says so (gRPC: UNAVAILABLE)."""
     openssl(tmp, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", "uca.key", "-out", "uca.crt", "-subj", "/CN=upstream-ca", "-days", "2")
     make_cert(tmp, "replica", "uca", "/CN=replica", "IP:127.0.0.1,DNS:replica.example")
     make_cert(tmp, "gw-client", "uca", "/CN=gateway", "DNS:gateway.example")
     repo = make_repo(tmp, models=("linear",))
-    secure = Server(BIN, repo, "--grpc-port", "-1", "--tls-cert", os.path.join(tmp, "replica.crt"), "--tls-key",
+    gport, front = free_ports(2)
+    secure = Server(BIN, repo, "--grpc-port", gport, "--tls-cert", os.path.join(tmp, "replica.crt"), "--tls-key",
                     os.path.join(tmp, "replica.key"), "--tls-client-ca", os.path.join(tmp, "uca.crt"),
                     wait_ready=False)
     try:
@@ -864,10 +865,19 @@ def test_upstream_tls(tmp, replicas):
                     break
             except OSError:
                 time.sleep(0.05)
-        ep = f'["127.0.0.1:{secure.port}"]'
+        ep, gep = f'["127.0.0.1:{secure.port}"]', f'["127.0.0.1:{gport}"]'
         gw = Gateway(tmp, f"""listen: 127.0.0.1:@PORT@
 admin_listen: 127.0.0.1:@ADMIN@
+grpc_listen: 127.0.0.1:{front}
 pools:
+  - name: grpc-secure
+    protocol: grpc
+    endpoints: {gep}
+    tls: {{ca: uca.crt, cert: gw-client.crt, key: gw-client.key}}
+  - name: grpc-no-client-cert
+    protocol: grpc
+    endpoints: {gep}
+    tls: {{ca: uca.crt}}
   - name: secure
     endpoints: {ep}
     health_check: {{interval: 200ms, timeout: 1s, unhealthy_threshold: 2, healthy_threshold: 1}}
@@ -883,6 +893,10 @@ pools:
     tls: {{ca: uca.crt, cert: gw-client.crt, key: gw-client.key, server_name: other.example}}
 {pool_yaml("plain", [replicas[0].port])}
 routes:
+  - name: grpc-no-client-cert
+    match: {{path_prefix: /inference., headers: {{x-target: no-client-cert}}}}
+    pool: grpc-no-client-cert
+  - {{name: grpc, match: {{path_prefix: /inference.}}, pool: grpc-secure}}
   - {{name: by-name, match: {{headers: {{x-target: by-name}}}}, pool: by-name}}
   - {{name: no-client-cert, match: {{headers: {{x-target: no-client-cert}}}}, pool: no-client-cert}}
   - {{name: wrong-name, match: {{headers: {{x-target: wrong-name}}}}, pool: wrong-name}}
@@ -919,6 +933,28 @@ routes:
             m = gw.metrics()
             healthy = f'infergate_gateway_endpoint_healthy{{pool="secure",endpoint="127.0.0.1:{secure.port}"}} 1'
             check("upstream TLS: active health checks pass over TLS", healthy in m, m[-1500:])
+            stubs = os.path.join(tmp, "stubs")
+            os.makedirs(stubs)
+            compile_grpc_stubs(stubs)
+            import grpc
+            import grpc_service_pb2 as pb
+            import grpc_service_pb2_grpc as pbg
+            r = pb.ModelInferRequest(model_name="linear")
+            r.inputs.add(name="features", datatype="FP32", shape=[1, 4])
+            r.inputs[0].contents.fp32_contents.extend([1, 2, 3, 4])
+            with grpc.insecure_channel(f"127.0.0.1:{front}") as ch:
+                front_ready(grpc, ch, gw)
+                st = pbg.GRPCInferenceServiceStub(ch)
+                got = st.ModelInfer(r, timeout=10)
+                check("upstream TLS: a gRPC pool with a client certificate serves ModelInfer",
+                      len(got.raw_output_contents) == 1 and got.model_name == "linear", got)
+                try:
+                    st.ModelInfer(r, timeout=10, metadata=(("x-target", "no-client-cert"),))
+                    code = None
+                except grpc.RpcError as e:
+                    code = e.code()
+                check("upstream TLS: a gRPC pool without the client certificate gets UNAVAILABLE",
+                      code == grpc.StatusCode.UNAVAILABLE, code)
         finally:
             gw.stop()
     finally:

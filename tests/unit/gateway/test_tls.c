@@ -428,7 +428,11 @@ static void test_upstream(void)
     }
     ig_gw_upstream_tls *a = upstream_yaml("tls:\n  ca: ca.crt\n", NULL, &err);
     ig_gw_upstream_tls *b = upstream_yaml("tls:\n  ca: ca.crt\n", NULL, &err);
-    CHECK(a && b && ig_gw_upstream_tls_id(a) != ig_gw_upstream_tls_id(b) && ig_gw_upstream_tls_id(a) != 0);
+    ig_gw_upstream_tls *named = upstream_yaml("tls:\n  ca: ca.crt\n  server_name: localhost\n", NULL, &err);
+    CHECK(a && b && named && ig_gw_upstream_tls_fingerprint(a) == ig_gw_upstream_tls_fingerprint(b));
+    CHECK(a && named && ig_gw_upstream_tls_fingerprint(a) != ig_gw_upstream_tls_fingerprint(named));
+    CHECK(a && ig_gw_upstream_tls_fingerprint(a) != 0 && ig_gw_upstream_tls_fingerprint(NULL) == 0);
+    ig_gw_upstream_tls_free(named);
     CHECK(a && !ig_gw_upstream_tls_cert(a) && ig_gw_upstream_tls_ca(a) && !ig_gw_upstream_tls_server_name(a));
     ig_gw_tls *srv = server("");
     bool verified;
