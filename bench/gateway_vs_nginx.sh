@@ -80,43 +80,28 @@ for p in "$B1" "$B2" "$NG" "$GW"; do
 done
 
 export INFER_INPUT=features INFER_SHAPE=1,4
-run() { # NAME PORT ROUND [wrk load args]
-  local out name=$1 port=$2 round=$3
-  shift 3
-  out=$(wrk "$@" -d"${DUR}s" --latency -s "$ROOT/bench/infer_binary.lua" "http://127.0.0.1:$port/v2/models/linear/infer")
-  echo "RESULT $name round=$round rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") p50=$(awk '$1=="50%" {print $2}' <<<"$out") p99=$(awk '$1=="99%" {print $2}' <<<"$out") $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ' || true)"
-}
+. "$ROOT/bench/wrk_lib.sh"
 names=(direct nginx gateway)
-ports=("$B1" "$NG" "$GW")
+urls=("http://127.0.0.1:$B1" "http://127.0.0.1:$NG" "http://127.0.0.1:$GW")
 for r in $(seq "$ROUNDS"); do
   for k in 0 1 2; do
     i=$(( (k + r) % 3 ))
-    run "${names[$i]}" "${ports[$i]}" "$r" -t2 -c64
-    run "${names[$i]}1" "${ports[$i]}" "$r" -t1 -c1
+    wrk_run "${names[$i]}" "${urls[$i]}" "$r" -t2 -c64
+    wrk_run "${names[$i]}1" "${urls[$i]}" "$r" -t1 -c1
   done
 done | tee "$TMP/results.txt"
 
-/usr/bin/python3 - "$TMP/results.txt" <<'PY'
-import re, statistics, sys
-def ms(v):
-    m = re.match(r"([\d.]+)(us|ms|s)$", v); x = float(m.group(1))
-    return x / 1000 if m.group(2) == "us" else x * 1000 if m.group(2) == "s" else x
-rounds = {}
-for line in open(sys.argv[1]):
-    f = line.split(); kv = dict(x.split("=", 1) for x in f[2:6])
-    rounds.setdefault(int(kv["round"]), {})[f[1]] = (float(kv["rps"]), ms(kv["p50"]), ms(kv["p99"]))
-def med(xs): return statistics.median(xs)
+PYTHONPATH="$ROOT/bench" /usr/bin/python3 - "$TMP/results.txt" <<'PY'
+import sys
+from wrk_results import load_rounds, med, print_medians
+rounds = load_rounds(sys.argv[1])
 rps_ratio = [r["gateway"][0] / r["nginx"][0] for r in rounds.values()]
 add_g = [r["gateway"][1] - r["direct"][1] for r in rounds.values()]
 add_n = [r["nginx"][1] - r["direct"][1] for r in rounds.values()]
-for name in ("direct", "nginx", "gateway"):
-    print("MEDIAN %-8s rps=%.0f p50_ms=%.3f p99_ms=%.3f" % (name, med(r[name][0] for r in rounds.values()),
-          med(r[name][1] for r in rounds.values()), med(r[name][2] for r in rounds.values())))
+print_medians(rounds, ("direct", "nginx", "gateway"))
 print("gateway/nginx rps: median %.2fx (rounds %s)" % (med(rps_ratio), " ".join("%.2f" % x for x in rps_ratio)))
 print("added p50 ms at 64 connections: gateway %.3f, nginx %.3f (medians over rounds)" % (med(add_g), med(add_n)))
-for name in ("direct1", "nginx1", "gateway1"):
-    print("MEDIAN %-8s rps=%.0f p50_ms=%.3f p99_ms=%.3f" % (name, med(r[name][0] for r in rounds.values()),
-          med(r[name][1] for r in rounds.values()), med(r[name][2] for r in rounds.values())))
+print_medians(rounds, ("direct1", "nginx1", "gateway1"))
 a1g = [r["gateway1"][1] - r["direct1"][1] for r in rounds.values()]
 a1n = [r["nginx1"][1] - r["direct1"][1] for r in rounds.values()]
 print("added p50 ms at 1 connection: gateway %.3f, nginx %.3f (medians; rounds gateway %s, nginx %s)" % (

@@ -70,35 +70,22 @@ for url in "http://127.0.0.1:$PLAIN" "https://127.0.0.1:$TLS" "https://127.0.0.1
 done
 
 export INFER_INPUT=features INFER_SHAPE=1,4
-run() { # NAME URL ROUND [wrk load args]
-  local out name=$1 url=$2 round=$3
-  shift 3
-  out=$(wrk "$@" -d"${DUR}s" --latency -s "$ROOT/bench/infer_binary.lua" "$url/v2/models/linear/infer")
-  echo "RESULT $name round=$round rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") p50=$(awk '$1=="50%" {print $2}' <<<"$out") p99=$(awk '$1=="99%" {print $2}' <<<"$out") $(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr '\n' ' ' || true)"
-}
+. "$ROOT/bench/wrk_lib.sh"
 names=(plain serve_tls nginx_tls)
 urls=("http://127.0.0.1:$PLAIN" "https://127.0.0.1:$TLS" "https://127.0.0.1:$NG")
 for r in $(seq "$ROUNDS"); do
   for k in 0 1 2; do
     i=$(( (k + r) % 3 ))
-    run "${names[$i]}" "${urls[$i]}" "$r" -t2 -c64
-    run "${names[$i]}1" "${urls[$i]}" "$r" -t1 -c1
+    wrk_run "${names[$i]}" "${urls[$i]}" "$r" -t2 -c64
+    wrk_run "${names[$i]}1" "${urls[$i]}" "$r" -t1 -c1
   done
 done | tee "$TMP/results.txt"
 
-/usr/bin/python3 - "$TMP/results.txt" <<'PY'
-import re, statistics, sys
-def ms(v):
-    m = re.match(r"([\d.]+)(us|ms|s)$", v); x = float(m.group(1))
-    return x / 1000 if m.group(2) == "us" else x * 1000 if m.group(2) == "s" else x
-rounds = {}
-for line in open(sys.argv[1]):
-    f = line.split(); kv = dict(x.split("=", 1) for x in f[2:6])
-    rounds.setdefault(int(kv["round"]), {})[f[1]] = (float(kv["rps"]), ms(kv["p50"]), ms(kv["p99"]))
-med = statistics.median
-for name in ("plain", "serve_tls", "nginx_tls", "plain1", "serve_tls1", "nginx_tls1"):
-    print("MEDIAN %-10s rps=%.0f p50_ms=%.3f p99_ms=%.3f" % (name, med(r[name][0] for r in rounds.values()),
-          med(r[name][1] for r in rounds.values()), med(r[name][2] for r in rounds.values())))
+PYTHONPATH="$ROOT/bench" /usr/bin/python3 - "$TMP/results.txt" <<'PY'
+import sys
+from wrk_results import load_rounds, med, print_medians
+rounds = load_rounds(sys.argv[1])
+print_medians(rounds, ("plain", "serve_tls", "nginx_tls", "plain1", "serve_tls1", "nginx_tls1"), 10)
 ratio = [r["serve_tls"][0] / r["nginx_tls"][0] for r in rounds.values()]
 print("serve TLS / nginx TLS rps at 64 connections: median %.2fx (rounds %s)" % (med(ratio), " ".join("%.2f" % x for x in ratio)))
 lat = [r["serve_tls1"][1] / r["nginx_tls1"][1] for r in rounds.values()]

@@ -151,6 +151,27 @@ static uint64_t next_rand(void)
     return rng_state * 0x2545F4914F6CDD1DULL;
 }
 
+/* The one batch of a unary call to an upstream: metadata and message out, half-close, and the
+ * answer's metadata, message and status in. */
+static void unary_ops(grpc_op ops[6], grpc_metadata *md, size_t n_md, grpc_byte_buffer *msg,
+                      grpc_metadata_array *up_md, grpc_byte_buffer **reply, grpc_metadata_array *trailing,
+                      grpc_status_code *status, grpc_slice *details)
+{
+    static const grpc_op_type types[6] = {GRPC_OP_SEND_INITIAL_METADATA,  GRPC_OP_SEND_MESSAGE,
+                                          GRPC_OP_SEND_CLOSE_FROM_CLIENT, GRPC_OP_RECV_INITIAL_METADATA,
+                                          GRPC_OP_RECV_MESSAGE,           GRPC_OP_RECV_STATUS_ON_CLIENT};
+    memset(ops, 0, 6 * sizeof *ops);
+    for (int i = 0; i < 6; i++) ops[i].op = types[i];
+    ops[0].data.send_initial_metadata.count = n_md;
+    ops[0].data.send_initial_metadata.metadata = md;
+    ops[1].data.send_message.send_message = msg;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = up_md;
+    ops[4].data.recv_message.recv_message = reply;
+    ops[5].data.recv_status_on_client.trailing_metadata = trailing;
+    ops[5].data.recv_status_on_client.status = status;
+    ops[5].data.recv_status_on_client.status_details = details;
+}
+
 /* ---- upstream channels: one per endpoint address and TLS settings, kept for the process's life ---- */
 
 static grpc_channel_credentials *channel_credentials(const ig_gw_upstream_tls *tls)
@@ -529,17 +550,9 @@ static void shadow_start(gp_call *c, grpc_byte_buffer *primary)
     }
     pthread_mutex_unlock(&g->shadow_lock);
     if (stopping) return shadow_finish(s, -1);
-    grpc_op ops[6] = {{.op = GRPC_OP_SEND_INITIAL_METADATA},  {.op = GRPC_OP_SEND_MESSAGE},
-                      {.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT}, {.op = GRPC_OP_RECV_INITIAL_METADATA},
-                      {.op = GRPC_OP_RECV_MESSAGE},           {.op = GRPC_OP_RECV_STATUS_ON_CLIENT}};
-    ops[0].data.send_initial_metadata.count = s->n_md;
-    ops[0].data.send_initial_metadata.metadata = s->md;
-    ops[1].data.send_message.send_message = s->request;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &s->up_md;
-    ops[4].data.recv_message.recv_message = &s->reply;
-    ops[5].data.recv_status_on_client.trailing_metadata = &s->up_trailing;
-    ops[5].data.recv_status_on_client.status = &s->status;
-    ops[5].data.recv_status_on_client.status_details = &s->details;
+    grpc_op ops[6];
+    unary_ops(ops, s->md, s->n_md, s->request, &s->up_md, &s->reply, &s->up_trailing, &s->status,
+              &s->details);
     if (grpc_call_start_batch(s->call, ops, 6, &s->tag, NULL) != GRPC_CALL_OK) on_shadow_done(&s->tag, false);
 }
 
@@ -651,17 +664,9 @@ static void try_unary(gp_call *c)
         return;
     }
     if (!pick_or_finish(c)) return;
-    grpc_op ops[6] = {{.op = GRPC_OP_SEND_INITIAL_METADATA},  {.op = GRPC_OP_SEND_MESSAGE},
-                      {.op = GRPC_OP_SEND_CLOSE_FROM_CLIENT}, {.op = GRPC_OP_RECV_INITIAL_METADATA},
-                      {.op = GRPC_OP_RECV_MESSAGE},           {.op = GRPC_OP_RECV_STATUS_ON_CLIENT}};
-    ops[0].data.send_initial_metadata.count = c->n_fwd;
-    ops[0].data.send_initial_metadata.metadata = c->fwd;
-    ops[1].data.send_message.send_message = c->try_msg;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &c->up_md;
-    ops[4].data.recv_message.recv_message = &c->up_msg;
-    ops[5].data.recv_status_on_client.trailing_metadata = &c->up_trailing;
-    ops[5].data.recv_status_on_client.status = &c->up_status;
-    ops[5].data.recv_status_on_client.status_details = &c->up_details;
+    grpc_op ops[6];
+    unary_ops(ops, c->fwd, c->n_fwd, c->try_msg, &c->up_md, &c->up_msg, &c->up_trailing, &c->up_status,
+              &c->up_details);
     start(c, c->up, ops, 6, &c->t_up);
 }
 
