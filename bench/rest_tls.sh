@@ -30,7 +30,7 @@ trap cleanup EXIT
 # One P-256 certificate for both servers, so the handshakes and ciphers are the same.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TMP/key.pem" \
   -out "$TMP/cert.pem" -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -days 2 2>/dev/null
-serve() { "$BIN" serve --model-repository "$ROOT/examples/models" --metrics-port 0 --grpc-port -1 "$@"; }
+serve() { exec "$BIN" serve --model-repository "$ROOT/examples/models" --metrics-port 0 --grpc-port -1 "$@"; }
 serve --http-port "$PLAIN" >"$TMP/plain.log" 2>&1 &
 pids+=($!)
 serve --http-port "$TLS" --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem" >"$TMP/tls.log" 2>&1 &
