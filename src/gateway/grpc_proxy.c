@@ -59,6 +59,7 @@ struct ig_gw_grpc {
     atomic_long active; /* accepted and not finished */
     pthread_mutex_t ch_lock;
     gp_channel *channels;
+    ig_grpc_tls_source tls;      /* the listener's certificate, when `tls:` is set */
     pthread_mutex_t shadow_lock; /* guards the list of shadow calls in flight (cancelled at free) */
     struct gp_shadow *shadows;
 };
@@ -860,13 +861,19 @@ static bool route_call(gp_call *c)
     snprintf(principal, sizeof c->principal, "%s", c->peer_ip);
     if (c->cfg->auth) {
         char authz[8448], key[512], why[160];
+        ig_grpc_cert cert; /* verified at the handshake when the listener asks for client certificates */
+        ig_grpc_cert_read(c->down, &cert);
         ig_auth_request ar = {.authorization = md_find(&c->down_md, "authorization", authz, sizeof authz),
                               .api_key = md_find(&c->down_md, "x-api-key", key, sizeof key),
                               .peer = c->have_peer ? (const struct sockaddr *)&c->peer : NULL,
+                              .cert_subject = cert.subject,
+                              .cert_sans = (const char *const *)cert.sans,
+                              .n_cert_sans = cert.n_sans,
                               .now_s = (int64_t)(ig_wall_ms() / 1000)};
         ig_auth_identity id;
         ig_auth_result r =
             ig_auth_check(c->cfg->auth, &ar, c->model[0] ? c->model : NULL, false, &id, why, sizeof why);
+        ig_grpc_cert_free(&cert);
         if (r != IG_AUTH_ALLOW) {
             finish_local(
                 c, r == IG_AUTH_UNAUTHENTICATED ? GRPC_STATUS_UNAUTHENTICATED : GRPC_STATUS_PERMISSION_DENIED,
@@ -1037,6 +1044,32 @@ static void on_shutdown(gp_tag *t, bool ok)
     atomic_store(&g->shutdown_done, true);
 }
 
+/* The current snapshot's `tls:` as gRPC core's certificate source: a reload that changes the files
+ * reaches the next handshake. */
+static unsigned long front_tls_generation(void *arg)
+{
+    ig_gw_shared *sh = arg;
+    pthread_mutex_lock(&sh->lock);
+    uint64_t fp = ig_gw_tls_fingerprint(sh->config->tls);
+    pthread_mutex_unlock(&sh->lock);
+    return fp ? (unsigned long)fp : 1;
+}
+
+static unsigned long front_tls_get(void *arg, ig_tls_pem *out)
+{
+    ig_gw_shared *sh = arg;
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&sh->lock);
+    const ig_gw_tls *t = sh->config->tls;
+    const ig_tls_pem *p = t ? ig_gw_tls_pem(t) : NULL;
+    uint64_t fp = ig_gw_tls_fingerprint(t);
+    bool ok = p && (out->cert = strdup(p->cert)) && (out->key = strdup(p->key)) &&
+              (!p->client_ca || (out->client_ca = strdup(p->client_ca)));
+    pthread_mutex_unlock(&sh->lock);
+    if (!ok) ig_tls_free(out);
+    return ok ? (unsigned long)fp : 0;
+}
+
 ig_gw_grpc *ig_gw_grpc_start(ig_gw_shared *sh, const char *listen, int64_t max_message_bytes, ig_error *err)
 {
     ig_gw_grpc *g = calloc(1, sizeof *g);
@@ -1051,9 +1084,16 @@ ig_gw_grpc *ig_gw_grpc_start(ig_gw_shared *sh, const char *listen, int64_t max_m
     grpc_init();
     if (max_message_bytes <= 0) max_message_bytes = INT32_MAX;
     g->server = ig_grpc_core_server((size_t)max_message_bytes, &g->cq);
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-    g->port = grpc_server_add_http2_port(g->server, listen, creds);
-    grpc_server_credentials_release(creds);
+    /* The listener's `tls:` serves gRPC too; whether there is one cannot change without a restart. */
+    pthread_mutex_lock(&sh->lock);
+    const ig_gw_tls *tls = sh->config->tls;
+    bool client_certs = ig_gw_tls_requires_client_cert(tls);
+    pthread_mutex_unlock(&sh->lock);
+    g->tls = (ig_grpc_tls_source){.generation = front_tls_generation, .get = front_tls_get, .arg = sh};
+    grpc_server_credentials *creds =
+        tls ? ig_grpc_core_tls_credentials(&g->tls, client_certs) : grpc_insecure_server_credentials_create();
+    g->port = creds ? grpc_server_add_http2_port(g->server, listen, creds) : 0;
+    if (creds) grpc_server_credentials_release(creds);
     if (g->port <= 0) {
         ig_error_set(err, IG_EIO, "gRPC: cannot listen on %s", listen);
         ig_grpc_core_server_discard(g->server, g->cq);

@@ -11,7 +11,26 @@
 struct ig_gw_tls {
     SSL_CTX *ctx;
     bool client_ca;
+    ig_tls_pem pem; /* kept for the gRPC front's credentials */
+    uint64_t fingerprint;
 };
+
+/* A hash of the texts, each with its length so that no two different lists hash the same bytes;
+ * never 0. 0 when out of memory. */
+static uint64_t fingerprint(const char *const *parts, int n)
+{
+    XXH3_state_t *h = XXH3_createState();
+    if (!h) return 0;
+    XXH3_64bits_reset(h);
+    for (int i = 0; i < n; i++) {
+        uint64_t len = parts[i] ? strlen(parts[i]) + 1 : 0;
+        XXH3_64bits_update(h, &len, sizeof len);
+        if (parts[i]) XXH3_64bits_update(h, parts[i], len);
+    }
+    uint64_t v = XXH3_64bits_digest(h) | 1;
+    XXH3_freeState(h);
+    return v;
+}
 
 /* A path from the config, made absolute against base_dir when relative; NULL with err otherwise. */
 static bool conf_path(const ig_conf *c, const ig_conf_node *map, const char *key, bool required,
@@ -71,9 +90,14 @@ ig_gw_tls *ig_gw_tls_from_conf(const ig_conf *c, const ig_conf_node *tls_map, co
         conf_pem(c, tls_map, keys[2], paths[2], &pem.client_ca, err)) {
         ig_ssl_bad bad;
         SSL_CTX *ctx = ig_ssl_server_ctx(&pem, min_proto, &bad, why, sizeof why);
-        if (ctx && (t = calloc(1, sizeof *t))) {
+        const char *parts[] = {pem.cert, pem.key, pem.client_ca};
+        uint64_t fp = ctx ? fingerprint(parts, 3) : 0;
+        if (ctx && fp && (t = calloc(1, sizeof *t))) {
             t->ctx = ctx;
             t->client_ca = pem.client_ca != NULL;
+            t->pem = pem; /* the texts move into t */
+            memset(&pem, 0, sizeof pem);
+            t->fingerprint = fp;
         } else if (ctx) {
             SSL_CTX_free(ctx);
             ig_conf_fail(c, tls_map, err, "tls: out of memory");
@@ -93,7 +117,18 @@ void ig_gw_tls_free(ig_gw_tls *t)
 {
     if (!t) return;
     SSL_CTX_free(t->ctx);
+    ig_tls_free(&t->pem);
     free(t);
+}
+
+const ig_tls_pem *ig_gw_tls_pem(const ig_gw_tls *t)
+{
+    return &t->pem;
+}
+
+uint64_t ig_gw_tls_fingerprint(const ig_gw_tls *t)
+{
+    return t ? t->fingerprint : 0;
 }
 
 bool ig_gw_tls_requires_client_cert(const ig_gw_tls *t)
@@ -159,21 +194,11 @@ ig_gw_upstream_tls *ig_gw_upstream_tls_from_conf(const ig_conf *c, const ig_conf
         ig_conf_fail(c, tls_map, err, "tls: out of memory");
         goto fail;
     }
-    /* Each text with its length, so that no two different settings hash the same bytes. */
-    XXH3_state_t *h = XXH3_createState();
-    if (!h) {
+    const char *parts[] = {t->pem.client_ca, t->pem.cert, t->pem.key, t->server_name};
+    if (!(t->fingerprint = fingerprint(parts, 4))) {
         ig_conf_fail(c, tls_map, err, "tls: out of memory");
         goto fail;
     }
-    XXH3_64bits_reset(h);
-    const char *parts[] = {t->pem.client_ca, t->pem.cert, t->pem.key, t->server_name};
-    for (int i = 0; i < 4; i++) {
-        uint64_t len = parts[i] ? strlen(parts[i]) + 1 : 0;
-        XXH3_64bits_update(h, &len, sizeof len);
-        if (parts[i]) XXH3_64bits_update(h, parts[i], len);
-    }
-    t->fingerprint = XXH3_64bits_digest(h) | 1;
-    XXH3_freeState(h);
     return t;
 fail:
     ig_gw_upstream_tls_free(t);

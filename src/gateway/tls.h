@@ -25,6 +25,10 @@ ig_gw_tls *ig_gw_tls_from_conf(const ig_conf *c, const ig_conf_node *tls_map, co
 void ig_gw_tls_free(ig_gw_tls *t);
 /* true when clients must present a certificate signed by client_ca. */
 bool ig_gw_tls_requires_client_cert(const ig_gw_tls *t);
+/* The certificate, key and client CA texts (for the gRPC front's credentials), and a hash of them that
+ * changes when a reload changes them (0 for NULL). */
+const ig_tls_pem *ig_gw_tls_pem(const ig_gw_tls *t);
+uint64_t ig_gw_tls_fingerprint(const ig_gw_tls *t);
 
 /* A server-side SSL for an accepted non-blocking socket, or NULL (out of memory); its I/O goes
  * through net/ssl.h. */

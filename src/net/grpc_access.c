@@ -2,7 +2,6 @@
  * the client address from the call's peer and, over mutual TLS, the verified certificate's subject and
  * SANs from the call's auth context; the model from field 1 of the request message, read from the
  * protobuf wire bytes without decoding the message. */
-#include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,16 +29,6 @@ static bool slice_is(grpc_slice s, const char *name)
     return GRPC_SLICE_LENGTH(s) == n && !strncasecmp((const char *)GRPC_SLICE_START_PTR(s), name, n);
 }
 
-static void add_san(ig__grpc_creds *cr, const char *prefix, const grpc_auth_property *p)
-{
-    if (cr->n_sans >= sizeof(cr->sans) / sizeof(cr->sans[0])) return;
-    size_t n = strlen(prefix) + p->value_length + 1;
-    char *s = malloc(n);
-    if (!s) return;
-    snprintf(s, n, "%s%.*s", prefix, (int)p->value_length, p->value);
-    cr->sans[cr->n_sans++] = s;
-}
-
 void ig__grpc_creds_read(grpc_call *call, const grpc_metadata_array *md, ig__grpc_creds *cr)
 {
     memset(cr, 0, sizeof(*cr));
@@ -52,37 +41,14 @@ void ig__grpc_creds_read(grpc_call *call, const grpc_metadata_array *md, ig__grp
     char *peer = grpc_call_get_peer(call);
     cr->has_peer = peer && ig_access_parse_grpc_peer(peer, &cr->peer);
     gpr_free(peer);
-    grpc_auth_context *ctx = grpc_call_auth_context(call);
-    if (!ctx) return;
-    /* Only a certificate the TLS stack verified against --tls-client-ca carries these properties. */
-    grpc_auth_property_iterator it =
-        grpc_auth_context_find_properties_by_name(ctx, GRPC_X509_SUBJECT_PROPERTY_NAME);
-    const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
-    if (p && p->value_length) {
-        cr->cert_subject = malloc(p->value_length + 1);
-        if (cr->cert_subject) {
-            memcpy(cr->cert_subject, p->value, p->value_length);
-            cr->cert_subject[p->value_length] = 0;
-        }
-    }
-    static const struct {
-        const char *prop, *prefix;
-    } kinds[] = {{GRPC_PEER_DNS_PROPERTY_NAME, "DNS:"},
-                 {GRPC_PEER_URI_PROPERTY_NAME, "URI:"},
-                 {GRPC_PEER_EMAIL_PROPERTY_NAME, "email:"}};
-    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
-        it = grpc_auth_context_find_properties_by_name(ctx, kinds[k].prop);
-        while ((p = grpc_auth_property_iterator_next(&it))) add_san(cr, kinds[k].prefix, p);
-    }
-    grpc_auth_context_release(ctx);
+    ig_grpc_cert_read(call, &cr->cert);
 }
 
 void ig__grpc_creds_free(ig__grpc_creds *cr)
 {
     free(cr->authorization);
     free(cr->api_key);
-    free(cr->cert_subject);
-    for (size_t i = 0; i < cr->n_sans; i++) free(cr->sans[i]);
+    ig_grpc_cert_free(&cr->cert);
     memset(cr, 0, sizeof(*cr));
 }
 
@@ -93,9 +59,9 @@ int ig__grpc_access_check(ig_grpc_server *g, const ig__grpc_creds *cr, const cha
     ig_access_request rq = {.authorization = cr->authorization,
                             .api_key = cr->api_key,
                             .peer = cr->has_peer ? (const struct sockaddr *)&cr->peer : NULL,
-                            .cert_subject = cr->cert_subject,
-                            .cert_sans = (const char *const *)cr->sans,
-                            .n_cert_sans = cr->n_sans,
+                            .cert_subject = cr->cert.subject,
+                            .cert_sans = (const char *const *)cr->cert.sans,
+                            .n_cert_sans = cr->cert.n_sans,
                             .model = model && *model ? model : NULL,
                             .need_admin = need_admin};
     ig_access_decision d;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "net/grpc_core.h"
 #include "net/grpc_server.h"
 #include "policy/access.h"
 #include "protocol/oip_pb.h"
@@ -56,7 +57,7 @@ struct ig_grpc_server {
     atomic_long calls;     /* calls and streams alive, requested ones included */
     ig__grpc_tag shutdown_tag;
     atomic_bool shutdown_done;
-    atomic_ulong tls_gen; /* generation of the TLS material gRPC core holds */
+    ig_grpc_tls_source tls; /* the TLS store, as gRPC core's certificate source */
 };
 
 /* One unary call, from the request for it to its last completion. Owned by whichever thread holds
@@ -88,9 +89,8 @@ typedef struct ig__grpc_call {
 
 /* What a call presents to the access policy, copied out of its metadata and TLS auth context. */
 typedef struct ig__grpc_creds {
-    char *authorization, *api_key, *cert_subject;
-    char *sans[16];
-    size_t n_sans;
+    char *authorization, *api_key;
+    ig_grpc_cert cert;
     struct sockaddr_storage peer;
     bool has_peer;
 } ig__grpc_creds;

@@ -295,26 +295,15 @@ static void on_shutdown(ig__grpc_tag *t, bool ok)
     atomic_store(&IG__CONTAINER(t, ig_grpc_server, shutdown_tag)->shutdown_done, true);
 }
 
-/* gRPC core asks before each handshake whether the certificate changed: after a reload of the store
- * the next handshake gets the new material; connections already open keep theirs. */
-static grpc_ssl_certificate_config_reload_status fetch_tls(void *arg,
-                                                           grpc_ssl_server_certificate_config **config)
+/* The TLS store as gRPC core's certificate source: a reload of the store reaches the next handshake. */
+static unsigned long store_generation(void *store)
 {
-    ig_grpc_server *g = arg;
-    if (ig_tls_store_generation(g->opts.tls) == atomic_load(&g->tls_gen))
-        return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_UNCHANGED;
-    ig_tls_pem p;
-    unsigned long gen = ig_tls_store_get(g->opts.tls, &p);
-    if (!gen) return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_FAIL;
-    grpc_ssl_pem_key_cert_pair pair = {p.key, p.cert};
-    /* gRPC core (1.51) asserts on a fetched config without root certificates even when it asks for no
-     * client certificate; it never uses them then, so the server's own chain stands in. */
-    *config = grpc_ssl_server_certificate_config_create(p.client_ca ? p.client_ca : p.cert, &pair,
-                                                        1); /* copies the strings */
-    ig_tls_free(&p);
-    if (!*config) return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_FAIL;
-    atomic_store(&g->tls_gen, gen);
-    return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_NEW;
+    return ig_tls_store_generation(store);
+}
+
+static unsigned long store_get(void *store, ig_tls_pem *out)
+{
+    return ig_tls_store_get(store, out);
 }
 
 int ig_grpc_server_start(ig_serving *sv, const ig_grpc_options *opts, ig_grpc_server **out, ig_error *err)
@@ -341,14 +330,8 @@ int ig_grpc_server_start(ig_serving *sv, const ig_grpc_options *opts, ig_grpc_se
     snprintf(addr, sizeof addr, "%s:%d", opts->bind_address ? opts->bind_address : "0.0.0.0", opts->port);
     grpc_server_credentials *creds;
     if (opts->tls) {
-        /* min_tls_version defaults to TLS 1.2 in gRPC core's SSL server credentials (1.51). */
-        grpc_ssl_server_credentials_options *o =
-            grpc_ssl_server_credentials_create_options_using_config_fetcher(
-                ig_tls_store_client_auth(opts->tls)
-                    ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-                    : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
-                fetch_tls, g);
-        creds = o ? grpc_ssl_server_credentials_create_with_options(o) : NULL;
+        g->tls = (ig_grpc_tls_source){.generation = store_generation, .get = store_get, .arg = opts->tls};
+        creds = ig_grpc_core_tls_credentials(&g->tls, ig_tls_store_client_auth(opts->tls));
     } else {
         creds = grpc_insecure_server_credentials_create();
     }

@@ -737,8 +737,8 @@ def make_cert(tmp, name, ca, subject, san):
 
 
 def test_tls(tmp, replicas):
-    """mTLS on the client listener: client-certificate rules, refused handshakes, TLS 1.1 refused,
-    certificates replaced on SIGHUP for new connections while open ones keep theirs."""
+    """mTLS on the client listener and the gRPC front: client-certificate rules, refused handshakes,
+    TLS 1.1 refused, certificates replaced on SIGHUP for new connections while open ones keep theirs."""
     openssl(tmp, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
             "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=test-ca", "-days", "2")
     make_cert(tmp, "server", "ca", "/CN=gateway-v1", "DNS:localhost,IP:127.0.0.1")
@@ -746,8 +746,10 @@ def test_tls(tmp, replicas):
     make_cert(tmp, "client-b", "ca", "/CN=client-b", "DNS:b.example")
     with open(os.path.join(tmp, "body.json"), "wb") as f:
         f.write(BODY)
+    front = free_ports(1)[0]
     text = f"""listen: 127.0.0.1:@PORT@
 admin_listen: 127.0.0.1:@ADMIN@
+grpc_listen: 127.0.0.1:{front}
 workers: 2
 tls:
   cert: server.crt
@@ -773,9 +775,9 @@ routes:
     def cert(name):
         return ["--cert", os.path.join(tmp, f"{name}.crt"), "--key", os.path.join(tmp, f"{name}.key")]
 
-    def served_cert():
+    def served_cert(port=None):
         """The serial and subject of the certificate a new connection gets."""
-        r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{gw.port}", "-CAfile",
+        r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port or gw.port}", "-CAfile",
                             os.path.join(tmp, "ca.crt"), *cert("client-a")], input="", capture_output=True,
                            text=True, timeout=20)
         x = subprocess.run(["openssl", "x509", "-noout", "-serial", "-subject"], input=r.stdout,
@@ -803,6 +805,38 @@ routes:
               (served_cert(), file_cert("server")))
         check("tls: the plain admin listener still answers", gw.request("GET", "/ready", port=gw.admin)[0] == 200)
 
+        # The gRPC front serves the same certificate and rules. Its only route goes to a REST pool, so
+        # a call that passes the handshake and the rules ends in UNIMPLEMENTED, after them.
+        stubs = os.path.join(tmp, "stubs")
+        os.makedirs(stubs)
+        compile_grpc_stubs(stubs)
+        import grpc
+        import grpc_service_pb2 as pb
+        import grpc_service_pb2_grpc as pbg
+
+        def grpc_call(client):
+            def read(name):
+                with open(os.path.join(tmp, name), "rb") as f:
+                    return f.read()
+            creds = grpc.ssl_channel_credentials(read("ca.crt"), read(f"{client}.key") if client else None,
+                                                 read(f"{client}.crt") if client else None)
+            with grpc.secure_channel(f"127.0.0.1:{front}", creds) as ch:
+                try:
+                    pbg.GRPCInferenceServiceStub(ch).ModelReady(pb.ModelReadyRequest(name="linear"), timeout=10)
+                    return None, ""
+                except grpc.RpcError as e:
+                    return e.code(), e.details()
+
+        code, det = grpc_call("client-a")
+        check("tls: gRPC front: client-a passes the handshake and its rule",
+              code == grpc.StatusCode.UNIMPLEMENTED and "protocol: grpc" in det, (code, det))
+        code, det = grpc_call("client-b")
+        check("tls: gRPC front: a subject matching no rule gets PERMISSION_DENIED",
+              code == grpc.StatusCode.PERMISSION_DENIED, (code, det))
+        code, det = grpc_call(None)
+        check("tls: gRPC front: no client certificate fails at the handshake", code == grpc.StatusCode.UNAVAILABLE,
+              (code, det))
+
         # A keep-alive connection opened before the reload.
         ctx = ssl.create_default_context(cafile=os.path.join(tmp, "ca.crt"))
         ctx.load_cert_chain(os.path.join(tmp, "client-a.crt"), os.path.join(tmp, "client-a.key"))
@@ -823,6 +857,8 @@ routes:
         now = served_cert()
         check("tls: after SIGHUP new connections get the new certificate",
               now == file_cert("server") and "gateway-v2" in now, (now, file_cert("server")))
+        now = served_cert(front)
+        check("tls: after SIGHUP new gRPC connections get the new certificate", "gateway-v2" in now, now)
         s, _, b = gw.infer(conn=old_conn)
         check("tls: the connection opened before the reload goes on", s == 200, (s, b))
         check("tls: ... with its old certificate", old_conn.sock.getpeercert(binary_form=True) == old_der)
