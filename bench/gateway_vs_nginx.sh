@@ -74,22 +74,11 @@ routes:
 YAML
 "$BIN" gateway --config "$TMP/gateway.yaml" >"$TMP/gateway.log" 2>&1 &
 pids+=($!)
-for p in "$B1" "$B2" "$NG" "$GW"; do
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$p/v2/health/ready" >/dev/null && break; sleep 0.1; done
-  curl -sf "http://127.0.0.1:$p/v2/health/ready" >/dev/null || { echo "port $p not ready" >&2; exit 1; }
-done
-
-export INFER_INPUT=features INFER_SHAPE=1,4
 . "$ROOT/bench/wrk_lib.sh"
-names=(direct nginx gateway)
-urls=("http://127.0.0.1:$B1" "http://127.0.0.1:$NG" "http://127.0.0.1:$GW")
-for r in $(seq "$ROUNDS"); do
-  for k in 0 1 2; do
-    i=$(( (k + r) % 3 ))
-    wrk_run "${names[$i]}" "${urls[$i]}" "$r" -t2 -c64
-    wrk_run "${names[$i]}1" "${urls[$i]}" "$r" -t1 -c1
-  done
-done | tee "$TMP/results.txt"
+wait_ready "http://127.0.0.1:$B1" "http://127.0.0.1:$B2" "http://127.0.0.1:$NG" "http://127.0.0.1:$GW"
+export INFER_INPUT=features INFER_SHAPE=1,4
+wrk_rotate "$ROUNDS" "direct nginx gateway" \
+  "http://127.0.0.1:$B1 http://127.0.0.1:$NG http://127.0.0.1:$GW" | tee "$TMP/results.txt"
 
 PYTHONPATH="$ROOT/bench" /usr/bin/python3 - "$TMP/results.txt" <<'PY'
 import sys

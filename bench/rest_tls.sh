@@ -64,22 +64,11 @@ http {
 }
 NGINX
 nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/logs/error.log"
-for url in "http://127.0.0.1:$PLAIN" "https://127.0.0.1:$TLS" "https://127.0.0.1:$NG"; do
-  for _ in $(seq 100); do curl -skf "$url/v2/health/ready" >/dev/null && break; sleep 0.1; done
-  curl -skf "$url/v2/health/ready" >/dev/null || { echo "$url not ready" >&2; exit 1; }
-done
-
-export INFER_INPUT=features INFER_SHAPE=1,4
 . "$ROOT/bench/wrk_lib.sh"
-names=(plain serve_tls nginx_tls)
-urls=("http://127.0.0.1:$PLAIN" "https://127.0.0.1:$TLS" "https://127.0.0.1:$NG")
-for r in $(seq "$ROUNDS"); do
-  for k in 0 1 2; do
-    i=$(( (k + r) % 3 ))
-    wrk_run "${names[$i]}" "${urls[$i]}" "$r" -t2 -c64
-    wrk_run "${names[$i]}1" "${urls[$i]}" "$r" -t1 -c1
-  done
-done | tee "$TMP/results.txt"
+wait_ready "http://127.0.0.1:$PLAIN" "https://127.0.0.1:$TLS" "https://127.0.0.1:$NG"
+export INFER_INPUT=features INFER_SHAPE=1,4
+wrk_rotate "$ROUNDS" "plain serve_tls nginx_tls" \
+  "http://127.0.0.1:$PLAIN https://127.0.0.1:$TLS https://127.0.0.1:$NG" | tee "$TMP/results.txt"
 
 PYTHONPATH="$ROOT/bench" /usr/bin/python3 - "$TMP/results.txt" <<'PY'
 import sys
