@@ -16,51 +16,11 @@ ROUNDS=${1:-5}
 DUR=${2:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/build/infergate}
-TMP=$(mktemp -d)
-read -r B1 B2 NG GW ADM <<<"$(/usr/bin/python3 -c 'import socket
-s=[socket.socket() for _ in range(5)]
-[x.bind(("127.0.0.1",0)) for x in s]
-print(*[x.getsockname()[1] for x in s])')"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -s "$TMP/nginx.pid" ] && kill -QUIT "$(cat "$TMP/nginx.pid")" 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-for p in "$B1" "$B2"; do
-  "$BIN" serve --model-repository "$ROOT/examples/models" --http-port "$p" --metrics-port 0 --grpc-port -1 \
-    >"$TMP/serve-$p.log" 2>&1 &
-  pids+=($!)
-done
-mkdir -p "$TMP"/{logs,tmp}
-cat >"$TMP/nginx.conf" <<NGINX
-worker_processes 2;
-pid $TMP/nginx.pid;
-error_log $TMP/logs/error.log warn;
-events { worker_connections 4096; multi_accept on; }
-http {
-  access_log off;
-  tcp_nodelay on;
-  keepalive_timeout 65;
-  keepalive_requests 1000000;
-  client_body_buffer_size 64k;
-  client_body_temp_path $TMP/tmp;
-  proxy_temp_path $TMP/tmp;
-  upstream backend { server 127.0.0.1:$B1; server 127.0.0.1:$B2; keepalive 64; }
-  server {
-    listen 127.0.0.1:$NG reuseport backlog=4096;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_buffering on;
-    }
-  }
-}
-NGINX
-nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/logs/error.log"
+. "$ROOT/bench/lib.sh"
+read -r B1 B2 NG GW ADM <<<"$(free_ports 5)"
+start_serve "$B1"
+start_serve "$B2"
+start_nginx "server 127.0.0.1:$B1; server 127.0.0.1:$B2;" "listen 127.0.0.1:$NG reuseport backlog=4096;"
 cat >"$TMP/gateway.yaml" <<YAML
 listen: 127.0.0.1:$GW
 admin_listen: 127.0.0.1:$ADM
@@ -74,9 +34,7 @@ routes:
 YAML
 "$BIN" gateway --config "$TMP/gateway.yaml" >"$TMP/gateway.log" 2>&1 &
 pids+=($!)
-. "$ROOT/bench/wrk_lib.sh"
 wait_ready "http://127.0.0.1:$B1" "http://127.0.0.1:$B2" "http://127.0.0.1:$NG" "http://127.0.0.1:$GW"
-export INFER_INPUT=features INFER_SHAPE=1,4
 wrk_rotate "$ROUNDS" "direct nginx gateway" \
   "http://127.0.0.1:$B1 http://127.0.0.1:$NG http://127.0.0.1:$GW" | tee "$TMP/results.txt"
 

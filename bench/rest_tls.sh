@@ -14,59 +14,18 @@ ROUNDS=${1:-5}
 DUR=${2:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${BIN:-$ROOT/build/infergate}
-TMP=$(mktemp -d)
-read -r PLAIN TLS NG <<<"$(/usr/bin/python3 -c 'import socket
-s=[socket.socket() for _ in range(3)]
-[x.bind(("127.0.0.1",0)) for x in s]
-print(*[x.getsockname()[1] for x in s])')"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -s "$TMP/nginx.pid" ] && kill -QUIT "$(cat "$TMP/nginx.pid")" 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
+. "$ROOT/bench/lib.sh"
+read -r PLAIN TLS NG <<<"$(free_ports 3)"
 # One P-256 certificate for both servers, so the handshakes and ciphers are the same.
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$TMP/key.pem" \
   -out "$TMP/cert.pem" -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -days 2 2>/dev/null
-serve() { exec "$BIN" serve --model-repository "$ROOT/examples/models" --metrics-port 0 --grpc-port -1 "$@"; }
-serve --http-port "$PLAIN" >"$TMP/plain.log" 2>&1 &
-pids+=($!)
-serve --http-port "$TLS" --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem" >"$TMP/tls.log" 2>&1 &
-pids+=($!)
-mkdir -p "$TMP"/{logs,tmp}
-cat >"$TMP/nginx.conf" <<NGINX
-worker_processes 2;
-pid $TMP/nginx.pid;
-error_log $TMP/logs/error.log warn;
-events { worker_connections 4096; multi_accept on; }
-http {
-  access_log off;
-  tcp_nodelay on;
-  keepalive_timeout 65;
-  keepalive_requests 1000000;
-  client_body_buffer_size 64k;
-  client_body_temp_path $TMP/tmp;
-  proxy_temp_path $TMP/tmp;
-  upstream backend { server 127.0.0.1:$PLAIN; keepalive 64; }
-  server {
-    listen 127.0.0.1:$NG ssl reuseport backlog=4096;
+start_serve "$PLAIN"
+start_serve "$TLS" --tls-cert "$TMP/cert.pem" --tls-key "$TMP/key.pem"
+start_nginx "server 127.0.0.1:$PLAIN;" "listen 127.0.0.1:$NG ssl reuseport backlog=4096;
     ssl_certificate $TMP/cert.pem;
     ssl_certificate_key $TMP/key.pem;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-NGINX
-nginx -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/logs/error.log"
-. "$ROOT/bench/wrk_lib.sh"
+    ssl_protocols TLSv1.2 TLSv1.3;"
 wait_ready "http://127.0.0.1:$PLAIN" "https://127.0.0.1:$TLS" "https://127.0.0.1:$NG"
-export INFER_INPUT=features INFER_SHAPE=1,4
 wrk_rotate "$ROUNDS" "plain serve_tls nginx_tls" \
   "http://127.0.0.1:$PLAIN https://127.0.0.1:$TLS https://127.0.0.1:$NG" | tee "$TMP/results.txt"
 

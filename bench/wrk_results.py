@@ -1,4 +1,4 @@
-"""Reads the RESULT lines of bench/wrk_lib.sh: {round: {name: (rps, p50_ms, p99_ms)}}, and prints medians."""
+"""Reads the RESULT lines of bench/lib.sh: {round: {name: (rps, p50_ms, p99_ms)}}, and prints medians."""
 import re
 import statistics
 
