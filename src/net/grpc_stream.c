@@ -23,7 +23,9 @@ typedef struct stream {
     ig_grpc_server *g;
     grpc_call *call;
     int cancelled;
-    atomic_int refs; /* the close and status batches */
+    /* The close and status batches, and each handler running: the status can go out (and its
+     * completion free the stream on another thread) while a handler is still on its way out. */
+    atomic_int refs;
     grpc_byte_buffer *recv_buf;
     pthread_mutex_t mu;
     out_msg *head, *tail;
@@ -38,6 +40,11 @@ typedef struct stream_req {
     stream *s;
     char version[24];
 } stream_req;
+
+static void stream_ref(stream *s)
+{
+    atomic_fetch_add(&s->refs, 1);
+}
 
 static void stream_unref(stream *s)
 {
@@ -107,10 +114,12 @@ static void start_send_locked(stream *s)
     }
 }
 
-/* Queues one response (bb NULL: it could not be built) and starts sending if idle. */
+/* Queues one response (bb NULL: it could not be built) and starts sending if idle. Safe to enter: the
+ * response is counted in `outstanding`, so the status (and with it the last reference) waits for it. */
 static void enqueue(stream *s, grpc_byte_buffer *bb)
 {
     out_msg *m = bb ? malloc(sizeof *m) : NULL;
+    stream_ref(s);
     pthread_mutex_lock(&s->mu);
     if (!m || s->broken) {
         if (bb) grpc_byte_buffer_destroy(bb);
@@ -128,6 +137,7 @@ static void enqueue(stream *s, grpc_byte_buffer *bb)
     if (!s->read_done && !s->recv_posted && s->outstanding < MAX_OUTSTANDING) post_recv_locked(s);
     maybe_finish_locked(s);
     pthread_mutex_unlock(&s->mu);
+    stream_unref(s);
 }
 
 static grpc_byte_buffer *error_reply(const char *model, const char *version, const char *id, const char *msg)
@@ -206,9 +216,12 @@ static void submit(stream *s, const uint8_t *buf, size_t len, uint64_t t0)
     ig_serving_infer(g->sv, req, sr->version, stream_done, sr);
 }
 
+/* Entered while the stream is alive (a posted receive holds the status back); the responses it makes
+ * may let the status go out before it returns, hence its own reference. */
 static void on_recv(ig__grpc_tag *t, bool ok)
 {
     stream *s = IG__CONTAINER(t, stream, recv_tag);
+    stream_ref(s);
     pthread_mutex_lock(&s->mu);
     s->recv_posted = false;
     grpc_byte_buffer *bb = s->recv_buf;
@@ -218,6 +231,7 @@ static void on_recv(ig__grpc_tag *t, bool ok)
         if (bb) grpc_byte_buffer_destroy(bb);
         maybe_finish_locked(s);
         pthread_mutex_unlock(&s->mu);
+        stream_unref(s);
         return;
     }
     s->outstanding++;
@@ -241,11 +255,14 @@ static void on_recv(ig__grpc_tag *t, bool ok)
     if (!s->read_done && !s->recv_posted && s->outstanding < MAX_OUTSTANDING) post_recv_locked(s);
     maybe_finish_locked(s);
     pthread_mutex_unlock(&s->mu);
+    stream_unref(s);
 }
 
+/* Entered while alive (a send in flight holds the status back); may start the status itself. */
 static void on_send(ig__grpc_tag *t, bool ok)
 {
     stream *s = IG__CONTAINER(t, stream, send_tag);
+    stream_ref(s);
     pthread_mutex_lock(&s->mu);
     grpc_byte_buffer_destroy(s->sending);
     s->sending = NULL;
@@ -265,6 +282,7 @@ static void on_send(ig__grpc_tag *t, bool ok)
     if (!s->read_done && !s->recv_posted && s->outstanding < MAX_OUTSTANDING) post_recv_locked(s);
     maybe_finish_locked(s);
     pthread_mutex_unlock(&s->mu);
+    stream_unref(s);
 }
 
 static void on_close(ig__grpc_tag *t, bool ok)
@@ -295,7 +313,7 @@ void ig__grpc_stream_begin(ig_grpc_server *g, grpc_call *call, const grpc_metada
     s->send_tag.fn = on_send;
     s->close_tag.fn = on_close;
     s->status_tag.fn = on_status;
-    atomic_store(&s->refs, 2);
+    atomic_store(&s->refs, 3); /* close, status, and this function until it returns */
     pthread_mutex_init(&s->mu, NULL);
     grpc_op close = {.op = GRPC_OP_RECV_CLOSE_ON_SERVER};
     close.data.recv_close_on_server.cancelled = &s->cancelled;
@@ -305,4 +323,5 @@ void ig__grpc_stream_begin(ig_grpc_server *g, grpc_call *call, const grpc_metada
     post_recv_locked(s);
     maybe_finish_locked(s);
     pthread_mutex_unlock(&s->mu);
+    stream_unref(s);
 }

@@ -128,6 +128,9 @@ class Server:
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
+        else:
+            # It ended before the test stopped it: what it said is the clue.
+            print(f"server exited by itself ({self.proc.returncode}): {self.output()}", file=sys.stderr)
         self.proc.wait(timeout=10)
 
     def __enter__(self):
