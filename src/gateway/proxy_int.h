@@ -52,11 +52,12 @@ typedef struct {
     size_t len, cap, off; /* off: bytes already written (output) */
 } gw_bytes;
 
-/* Idle keep-alive connections to one address. */
+/* Idle keep-alive connections to one address, opened with one set of TLS settings
+ * (ig_gw_upstream_tls_fingerprint; 0 for plain connections). */
 typedef struct idle_bucket {
     struct sockaddr_storage addr;
     socklen_t addrlen;
-    uint64_t tls_id; /* ig_gw_upstream_tls_fingerprint of the connections' TLS settings, 0 for plain ones */
+    uint64_t tls_fingerprint;
     gw_upstream *head;
     int count;
     struct idle_bucket *next;
@@ -136,7 +137,7 @@ struct gw_upstream {
     gw_client *client; /* NULL while idle */
     bool connecting, reused, got_bytes, paused;
     SSL *ssl;                                /* NULL: plain */
-    uint64_t tls_id;                         /* of the settings ssl was made with */
+    uint64_t tls_fingerprint;                /* of the settings ssl was made with */
     bool handshaking;                        /* TLS: the connect deadline still runs */
     bool write_waits_read, read_waits_write; /* TLS waits for the other direction of the socket */
     /* The pool whose connection limit this connection counts against (with a reference on its

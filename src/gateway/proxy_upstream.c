@@ -6,17 +6,18 @@
 
 /* Idle connections are kept per address and TLS settings: a connection is only reused by a pool that
  * would have opened it the same way. */
-static idle_bucket *bucket_for(ig_gw_worker *w, const struct sockaddr *sa, socklen_t len, uint64_t tls_id,
-                               bool create)
+static idle_bucket *bucket_for(ig_gw_worker *w, const struct sockaddr *sa, socklen_t len,
+                               uint64_t tls_fingerprint, bool create)
 {
     for (idle_bucket *b = w->idle; b; b = b->next)
-        if (b->addrlen == len && b->tls_id == tls_id && !memcmp(&b->addr, sa, len)) return b;
+        if (b->addrlen == len && b->tls_fingerprint == tls_fingerprint && !memcmp(&b->addr, sa, len))
+            return b;
     if (!create) return NULL;
     idle_bucket *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     memcpy(&b->addr, sa, len);
     b->addrlen = len;
-    b->tls_id = tls_id;
+    b->tls_fingerprint = tls_fingerprint;
     b->next = w->idle;
     w->idle = b;
     return b;
@@ -24,7 +25,7 @@ static idle_bucket *bucket_for(ig_gw_worker *w, const struct sockaddr *sa, sockl
 
 static void idle_remove(gw_upstream *u)
 {
-    idle_bucket *b = bucket_for(u->wk, (struct sockaddr *)&u->addr, u->addrlen, u->tls_id, false);
+    idle_bucket *b = bucket_for(u->wk, (struct sockaddr *)&u->addr, u->addrlen, u->tls_fingerprint, false);
     if (!b) return;
     for (gw_upstream **p = &b->head; *p; p = &(*p)->idle_next)
         if (*p == u) {
@@ -85,7 +86,7 @@ static void upstream_deadline(ig_watch *w, uint64_t now)
 /* Puts a connection whose exchange ended cleanly back for reuse. */
 static void upstream_park(gw_upstream *u)
 {
-    idle_bucket *b = bucket_for(u->wk, (struct sockaddr *)&u->addr, u->addrlen, u->tls_id, true);
+    idle_bucket *b = bucket_for(u->wk, (struct sockaddr *)&u->addr, u->addrlen, u->tls_fingerprint, true);
     if (u->client && u->client->up == u) u->client->up = NULL;
     u->client = NULL;
     if (!b || b->count >= MAX_IDLE_PER_ENDPOINT || u->in.len) {
@@ -168,7 +169,7 @@ static gw_upstream *upstream_get(gw_client *c, const struct sockaddr *sa, sockle
             free(u);
             return NULL;
         }
-        u->tls_id = ig_gw_upstream_tls_fingerprint(tls);
+        u->tls_fingerprint = ig_gw_upstream_tls_fingerprint(tls);
         u->handshaking = tls != NULL;
         u->connecting = rc < 0;
         if (!u->connecting) {

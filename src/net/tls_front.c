@@ -63,6 +63,7 @@ typedef struct relay {
     socklen_t addrlen;
     int server_fd; /* the end handed over, -1 before */
     bool handshaken, client_eof, server_eof, inner_shut;
+    bool server_deaf; /* the server stopped reading: what the client sends is dropped */
     bool read_wants_write, write_wants_read; /* TLS waits for the other direction of the socket */
     size_t up_off, up_len, down_off, down_len;
     char up[RELAY_BUF];   /* decrypted, for the server */
@@ -205,7 +206,7 @@ static bool hand_off(relay *r)
 static bool pump_once(relay *r, bool *moved)
 {
     /* client -> server (once the server has closed, nothing more is read for it) */
-    while (!r->client_eof && !r->server_eof && r->up_len < RELAY_BUF) {
+    while (!r->client_eof && !r->server_eof && !r->server_deaf && r->up_len < RELAY_BUF) {
         ssize_t n = ig_ssl_read(r->ssl, r->up + r->up_len, RELAY_BUF - r->up_len, &r->read_wants_write);
         if (n > 0) {
             r->up_len += (size_t)n;
@@ -226,7 +227,8 @@ static bool pump_once(relay *r, bool *moved)
             *moved = true;
             if (r->up_off == r->up_len) r->up_off = r->up_len = 0;
         } else if (errno != EAGAIN) {
-            r->server_eof = *moved = true; /* the server closed: what it wrote is still to deliver */
+            /* The server closed; what it wrote before is still to be read and delivered. */
+            r->server_deaf = *moved = true;
             r->up_off = r->up_len = 0;
         }
     }
@@ -288,7 +290,7 @@ static void pump(relay *r)
         if (!pump_once(r, &moved)) return;
     } while (moved);
     uint32_t outer = 0, inner = 0;
-    if (!r->client_eof && !r->server_eof && r->up_len < RELAY_BUF)
+    if (!r->client_eof && !r->server_eof && !r->server_deaf && r->up_len < RELAY_BUF)
         outer |= r->read_wants_write ? EPOLLOUT : EPOLLIN;
     if (r->down_off < r->down_len) outer |= r->write_wants_read ? EPOLLIN : EPOLLOUT;
     if (r->up_off < r->up_len) inner |= EPOLLOUT;
