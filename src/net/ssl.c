@@ -30,6 +30,9 @@ static const char *ssl_reason(char *buf, size_t cap)
     return buf;
 }
 
+/* The one protocol both ends of our TLS speak over ALPN. */
+static const unsigned char alpn_h11[] = "\x08http/1.1";
+
 /* Offers HTTP/1.1 to clients that negotiate a protocol (curl offers h2 first); anything else
  * goes on without ALPN and is answered as HTTP/1.1 anyway. */
 static int select_alpn(SSL *s, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
@@ -37,9 +40,9 @@ static int select_alpn(SSL *s, const unsigned char **out, unsigned char *outlen,
 {
     (void)s;
     (void)arg;
-    static const unsigned char h11[] = "\x08http/1.1";
     unsigned char *sel;
-    if (SSL_select_next_proto(&sel, outlen, h11, sizeof h11 - 1, in, inlen) != OPENSSL_NPN_NEGOTIATED)
+    if (SSL_select_next_proto(&sel, outlen, alpn_h11, sizeof alpn_h11 - 1, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED)
         return SSL_TLSEXT_ERR_NOACK;
     *out = sel;
     return SSL_TLSEXT_ERR_OK;
@@ -60,6 +63,37 @@ static SSL_CTX *ctx_fail(SSL_CTX *ctx, ig_ssl_bad *bad, ig_ssl_bad which, char *
     }
     SSL_CTX_free(ctx);
     return NULL;
+}
+
+/* Fails the build with our own reason. */
+static SSL_CTX *ctx_refuse(SSL_CTX *ctx, ig_ssl_bad *bad, ig_ssl_bad which, char *why, size_t cap,
+                           const char *text)
+{
+    ERR_clear_error();
+    *bad = which;
+    snprintf(why, cap, "%s", text);
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+/* A context of either side with what both share: the minimum version, no renegotiation (a client
+ * could otherwise swap certificates mid-connection after its identity was taken), a peer that drops
+ * the TCP connection without close_notify just closing, output buffers that grow and move between
+ * retries of one write. NULL with *bad and why set. */
+static SSL_CTX *ctx_new(const SSL_METHOD *method, int min_version, long extra_options, ig_ssl_bad *bad,
+                        char *why, size_t cap)
+{
+    *bad = IG_SSL_BAD_NONE;
+    ERR_clear_error();
+    errno = 0;
+    SSL_CTX *ctx = SSL_CTX_new(method);
+    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, min_version))
+        return ctx_fail(ctx, bad, IG_SSL_BAD_NONE, why, cap, "cannot create a TLS context");
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION |
+                                 extra_options);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                              SSL_MODE_RELEASE_BUFFERS);
+    return ctx;
 }
 
 /* Reads every certificate in PEM text, in order; the end of the text is not an error. */
@@ -140,31 +174,16 @@ static SSL_CTX *use_pair(SSL_CTX *ctx, const char *cert, const char *key, ig_ssl
     /* OpenSSL compares the key with the certificate as it loads it; the check catches the rest. */
     if (!loaded && ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH)
         return ctx_fail(ctx, bad, IG_SSL_BAD_KEY, why, cap, "no PEM private key in it");
-    if (!loaded || SSL_CTX_check_private_key(ctx) != 1) {
-        ERR_clear_error();
-        *bad = IG_SSL_BAD_KEY;
-        snprintf(why, cap, "the key does not match the certificate");
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
+    if (!loaded || SSL_CTX_check_private_key(ctx) != 1)
+        return ctx_refuse(ctx, bad, IG_SSL_BAD_KEY, why, cap, "the key does not match the certificate");
     return ctx;
 }
 
 SSL_CTX *ig_ssl_server_ctx(const ig_tls_pem *pem, int min_version, ig_ssl_bad *bad, char *why, size_t why_cap)
 {
-    *bad = IG_SSL_BAD_NONE;
-    ERR_clear_error();
-    errno = 0;
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, min_version))
-        return ctx_fail(ctx, bad, IG_SSL_BAD_NONE, why, why_cap, "cannot create a TLS context");
-    /* Renegotiation is refused (a client could otherwise swap certificates mid-connection after its
-     * identity was taken); a peer that drops the TCP connection without close_notify just closes. */
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-                                 SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
-    /* Output buffers grow and move between retries of one write. */
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX *ctx =
+        ctx_new(TLS_server_method(), min_version, SSL_OP_CIPHER_SERVER_PREFERENCE, bad, why, why_cap);
+    if (!ctx) return NULL;
     if (!use_pair(ctx, pem->cert, pem->key, bad, why, why_cap)) return NULL;
     if (pem->client_ca) {
         if (!add_trust(ctx, pem->client_ca, true))
@@ -183,27 +202,17 @@ SSL_CTX *ig_ssl_server_ctx(const ig_tls_pem *pem, int min_version, ig_ssl_bad *b
 SSL_CTX *ig_ssl_client_ctx(const char *ca_pem, const char *cert_pem, const char *key_pem, ig_ssl_bad *bad,
                            char *why, size_t why_cap)
 {
-    *bad = IG_SSL_BAD_NONE;
-    ERR_clear_error();
-    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-    if (!ctx || !SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION))
-        return ctx_fail(ctx, bad, IG_SSL_BAD_NONE, why, why_cap, "cannot create a TLS context");
-    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_COMPRESSION);
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-                              SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX *ctx = ctx_new(TLS_client_method(), TLS1_2_VERSION, 0, bad, why, why_cap);
+    if (!ctx) return NULL;
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     if (ca_pem ? !add_trust(ctx, ca_pem, false) : SSL_CTX_set_default_verify_paths(ctx) != 1)
         return ctx_fail(ctx, bad, IG_SSL_BAD_CA, why, why_cap, "no PEM CA certificate in it");
-    if (!cert_pem != !key_pem) {
-        *bad = cert_pem ? IG_SSL_BAD_KEY : IG_SSL_BAD_CERT;
-        snprintf(why, why_cap, "a client certificate and its key go together");
-        SSL_CTX_free(ctx);
-        return NULL;
-    }
+    if (!cert_pem != !key_pem)
+        return ctx_refuse(ctx, bad, cert_pem ? IG_SSL_BAD_KEY : IG_SSL_BAD_CERT, why, why_cap,
+                          "a client certificate and its key go together");
     if (cert_pem && !use_pair(ctx, cert_pem, key_pem, bad, why, why_cap)) return NULL;
     /* Upstream connections are HTTP/1.1 (gRPC pools go through gRPC core's own TLS). */
-    static const unsigned char h11[] = "\x08http/1.1";
-    SSL_CTX_set_alpn_protos(ctx, h11, sizeof h11 - 1);
+    SSL_CTX_set_alpn_protos(ctx, alpn_h11, sizeof alpn_h11 - 1);
     ERR_clear_error();
     return ctx;
 }
