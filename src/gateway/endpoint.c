@@ -78,8 +78,7 @@ static ig_gw_endpoint *ep_alloc(uint32_t weight, int64_t added_ns)
     return ep;
 }
 
-/* Splits "host:port" or "[v6]:port" into host and port buffers. */
-static bool split_host_port(const char *s, char *host, size_t hostsz, char *port, size_t portsz)
+bool ig_gw_split_host_port(const char *s, char *host, size_t hostsz, char *port, size_t portsz)
 {
     const char *colon, *h = s;
     size_t hl;
@@ -110,7 +109,7 @@ ig_gw_endpoint *ig_gw_endpoint_create(const char *address, uint32_t weight, int6
 {
     char host[256], port[8];
     if (strlen(address) >= sizeof(((ig_gw_endpoint *)0)->address) ||
-        !split_host_port(address, host, sizeof(host), port, sizeof(port))) {
+        !ig_gw_split_host_port(address, host, sizeof(host), port, sizeof(port))) {
         ig_error_set(err, IG_EINVAL, "bad address '%s': expected host:port", address);
         return NULL;
     }
@@ -766,7 +765,7 @@ ig_gw_pool *ig_gw_pool_from_conf(const ig_conf *c, const ig_conf_node *m, const 
         if (!parse_endpoints(c, en, &eps, &n, err)) goto fail;
     } else {
         char host[256], port[8];
-        if (!split_host_port(dns, host, sizeof(host), port, sizeof(port))) {
+        if (!ig_gw_split_host_port(dns, host, sizeof(host), port, sizeof(port))) {
             ig_conf_fail(c, ig_conf_get(m, "dns"), err, "dns: expected \"host:port\", got '%s'", dns);
             goto fail;
         }

@@ -36,6 +36,9 @@ typedef struct ig_gw_pool ig_gw_pool;
 
 /* ---- endpoints ---- */
 
+/* Splits "host:port" or "[v6]:port" into host (brackets dropped) and port; false when malformed. */
+bool ig_gw_split_host_port(const char *s, char *host, size_t hostsz, char *port, size_t portsz);
+
 /* An endpoint for "host:port" or "[v6]:port" (resolved now with getaddrinfo, first address), weight
  * >= 1, added at added_ns (slow start counts from there; 0 = present from the start). One reference. */
 ig_gw_endpoint *ig_gw_endpoint_create(const char *address, uint32_t weight, int64_t added_ns, ig_error *err);

@@ -2,11 +2,12 @@
  * files loaded and the contexts built by net/ssl. */
 #include "gateway/tls.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
+
+#include "gateway/endpoint.h"
 
 struct ig_gw_tls {
     SSL_CTX *ctx;
@@ -15,101 +16,105 @@ struct ig_gw_tls {
     uint64_t fingerprint;
 };
 
-/* A hash of the texts, each with its length so that no two different lists hash the same bytes;
- * never 0. 0 when out of memory. */
+/* A hash of the texts (each with its length, so that no two different lists hash the same bytes);
+ * never 0, the value for "no TLS". */
 static uint64_t fingerprint(const char *const *parts, int n)
 {
-    XXH3_state_t *h = XXH3_createState();
-    if (!h) return 0;
-    XXH3_64bits_reset(h);
+    uint64_t h = 0;
     for (int i = 0; i < n; i++) {
         uint64_t len = parts[i] ? strlen(parts[i]) + 1 : 0;
-        XXH3_64bits_update(h, &len, sizeof len);
-        if (parts[i]) XXH3_64bits_update(h, parts[i], len);
+        h = XXH3_64bits_withSeed(&len, sizeof len, h);
+        if (parts[i]) h = XXH3_64bits_withSeed(parts[i], len, h);
     }
-    uint64_t v = XXH3_64bits_digest(h) | 1;
-    XXH3_freeState(h);
-    return v;
+    return h | 1;
 }
 
-/* A path from the config, made absolute against base_dir when relative; NULL with err otherwise. */
-static bool conf_path(const ig_conf *c, const ig_conf_node *map, const char *key, bool required,
-                      const char *base_dir, char *out, size_t cap, ig_error *err)
+/* The PEM files of a `tls:` map, read once: keys[i] names the file for cert, key and CA in that order
+ * (a relative path resolves against base_dir); an absent key leaves its text NULL and its path "".
+ * Errors name the key's line. */
+typedef struct tls_files {
+    const char *keys[3];
+    char paths[3][4096];
+    ig_tls_pem pem;
+} tls_files;
+
+static bool read_files(const ig_conf *c, const ig_conf_node *map, const char *base_dir,
+                       const bool required[3], tls_files *f, ig_error *err)
 {
-    const char *v;
-    out[0] = '\0';
-    if (!ig_conf_str(c, map, key, NULL, &v, err)) return false;
-    if (!v) return required ? ig_conf_fail(c, map, err, "tls: missing key '%s'", key) : true;
-    const ig_conf_node *n = ig_conf_get(map, key);
-    if (!*v) return ig_conf_fail(c, n, err, "tls.%s: empty path", key);
-    int len =
-        v[0] == '/' || !base_dir ? snprintf(out, cap, "%s", v) : snprintf(out, cap, "%s/%s", base_dir, v);
-    if (len < 0 || (size_t)len >= cap) return ig_conf_fail(c, n, err, "tls.%s: path too long", key);
-    FILE *f = fopen(out, "r");
-    if (!f) return ig_conf_fail(c, n, err, "tls.%s: cannot read %s: %s", key, out, strerror(errno));
-    fclose(f);
+    char **texts[3] = {&f->pem.cert, &f->pem.key, &f->pem.client_ca};
+    for (int i = 0; i < 3; i++) {
+        const char *key = f->keys[i], *v;
+        char *out = f->paths[i];
+        out[0] = '\0';
+        if (!ig_conf_str(c, map, key, NULL, &v, err)) return false;
+        if (!v) {
+            if (required[i]) return ig_conf_fail(c, map, err, "tls: missing key '%s'", key);
+            continue;
+        }
+        const ig_conf_node *n = ig_conf_get(map, key);
+        if (!*v) return ig_conf_fail(c, n, err, "tls.%s: empty path", key);
+        size_t cap = sizeof f->paths[i];
+        int len =
+            v[0] == '/' || !base_dir ? snprintf(out, cap, "%s", v) : snprintf(out, cap, "%s/%s", base_dir, v);
+        if (len < 0 || (size_t)len >= cap) return ig_conf_fail(c, n, err, "tls.%s: path too long", key);
+        ig_error e = {0};
+        if (ig_tls_read_pem("cannot read", out, texts[i], &e))
+            return ig_conf_fail(c, n, err, "tls.%s: %s", key, e.msg);
+    }
     return true;
 }
 
-/* Reads one configured file into *out; a read error names the key's line. */
-static bool conf_pem(const ig_conf *c, const ig_conf_node *map, const char *key, const char *path, char **out,
-                     ig_error *err)
+/* A context net/ssl refused: the error names the file at fault, or the map when none is. */
+static void ctx_refused(const ig_conf *c, const ig_conf_node *map, const tls_files *f, ig_ssl_bad bad,
+                        const char *why, ig_error *err)
 {
-    ig_error e = {0};
-    if (!path[0]) return true;
-    if (!ig_tls_read_pem("file", path, out, &e)) return true;
-    return ig_conf_fail(c, ig_conf_get(map, key), err, "tls.%s: %s", key, e.msg);
+    int k = bad == IG_SSL_BAD_CERT ? 0 : bad == IG_SSL_BAD_KEY ? 1 : 2;
+    if (bad == IG_SSL_BAD_NONE || !f->paths[k][0])
+        ig_conf_fail(c, map, err, "tls: %s", why);
+    else
+        ig_conf_fail(c, ig_conf_get(map, f->keys[k]), err, "tls.%s: cannot load %s: %s", f->keys[k],
+                     f->paths[k], why);
 }
 
 ig_gw_tls *ig_gw_tls_from_conf(const ig_conf *c, const ig_conf_node *tls_map, const char *base_dir,
                                ig_error *err)
 {
     if (!ig_conf_expect(c, tls_map, IG_CONF_MAP, err)) return NULL;
-    char paths[3][4096], why[256];
-    static const char *const keys[3] = {"cert", "key", "client_ca"};
+    tls_files f = {.keys = {"cert", "key", "client_ca"}};
+    static const bool required[3] = {true, true, false};
     const char *minv;
-    if (!conf_path(c, tls_map, "cert", true, base_dir, paths[0], sizeof paths[0], err) ||
-        !conf_path(c, tls_map, "key", true, base_dir, paths[1], sizeof paths[1], err) ||
-        !conf_path(c, tls_map, "client_ca", false, base_dir, paths[2], sizeof paths[2], err) ||
+    ig_gw_tls *t = NULL;
+    if (!read_files(c, tls_map, base_dir, required, &f, err) ||
         !ig_conf_str(c, tls_map, "min_version", "1.2", &minv, err) || !ig_conf_no_unknown(c, tls_map, err))
-        return NULL;
+        goto done;
     int min_proto;
-    if (!strcmp(minv, "1.2"))
+    if (!strcmp(minv, "1.2")) {
         min_proto = TLS1_2_VERSION;
-    else if (!strcmp(minv, "1.3"))
+    } else if (!strcmp(minv, "1.3")) {
         min_proto = TLS1_3_VERSION;
-    else {
+    } else {
         ig_conf_fail(c, ig_conf_get(tls_map, "min_version"), err,
                      "tls.min_version: expected \"1.2\" or \"1.3\"");
-        return NULL;
+        goto done;
     }
-    ig_tls_pem pem = {0};
-    ig_gw_tls *t = NULL;
-    if (conf_pem(c, tls_map, keys[0], paths[0], &pem.cert, err) &&
-        conf_pem(c, tls_map, keys[1], paths[1], &pem.key, err) &&
-        conf_pem(c, tls_map, keys[2], paths[2], &pem.client_ca, err)) {
-        ig_ssl_bad bad;
-        SSL_CTX *ctx = ig_ssl_server_ctx(&pem, min_proto, &bad, why, sizeof why);
-        const char *parts[] = {pem.cert, pem.key, pem.client_ca};
-        uint64_t fp = ctx ? fingerprint(parts, 3) : 0;
-        if (ctx && fp && (t = calloc(1, sizeof *t))) {
-            t->ctx = ctx;
-            t->client_ca = pem.client_ca != NULL;
-            t->pem = pem; /* the texts move into t */
-            memset(&pem, 0, sizeof pem);
-            t->fingerprint = fp;
-        } else if (ctx) {
-            SSL_CTX_free(ctx);
-            ig_conf_fail(c, tls_map, err, "tls: out of memory");
-        } else if (bad == IG_SSL_BAD_NONE) {
-            ig_conf_fail(c, tls_map, err, "tls: %s", why);
-        } else {
-            const char *key = keys[bad - IG_SSL_BAD_CERT];
-            ig_conf_fail(c, ig_conf_get(tls_map, key), err, "tls.%s: cannot load %s: %s", key,
-                         paths[bad - IG_SSL_BAD_CERT], why);
-        }
+    char why[256];
+    ig_ssl_bad bad;
+    SSL_CTX *ctx = ig_ssl_server_ctx(&f.pem, min_proto, &bad, why, sizeof why);
+    if (!ctx) {
+        ctx_refused(c, tls_map, &f, bad, why, err);
+    } else if (!(t = calloc(1, sizeof *t))) {
+        SSL_CTX_free(ctx);
+        ig_conf_fail(c, tls_map, err, "tls: out of memory");
+    } else {
+        const char *parts[] = {f.pem.cert, f.pem.key, f.pem.client_ca};
+        t->ctx = ctx;
+        t->client_ca = f.pem.client_ca != NULL;
+        t->fingerprint = fingerprint(parts, 3);
+        t->pem = f.pem; /* the texts move into t */
+        memset(&f.pem, 0, sizeof f.pem);
     }
-    ig_tls_free(&pem);
+done:
+    ig_tls_free(&f.pem);
     return t;
 }
 
@@ -152,57 +157,42 @@ ig_gw_upstream_tls *ig_gw_upstream_tls_from_conf(const ig_conf *c, const ig_conf
                                                  const char *base_dir, const char *dns_host, ig_error *err)
 {
     if (!ig_conf_expect(c, tls_map, IG_CONF_MAP, err)) return NULL;
-    char paths[3][4096], why[256];
-    static const char *const keys[3] = {"cert", "key", "ca"};
+    tls_files f = {.keys = {"cert", "key", "ca"}};
+    static const bool required[3] = {false, false, false};
     const char *name;
-    if (!conf_path(c, tls_map, "ca", false, base_dir, paths[2], sizeof paths[2], err) ||
-        !conf_path(c, tls_map, "cert", false, base_dir, paths[0], sizeof paths[0], err) ||
-        !conf_path(c, tls_map, "key", false, base_dir, paths[1], sizeof paths[1], err) ||
+    ig_gw_upstream_tls *t = NULL;
+    if (!read_files(c, tls_map, base_dir, required, &f, err) ||
         !ig_conf_str(c, tls_map, "server_name", NULL, &name, err) || !ig_conf_no_unknown(c, tls_map, err))
-        return NULL;
-    if (!paths[0][0] != !paths[1][0]) {
+        goto done;
+    if (!f.paths[0][0] != !f.paths[1][0]) {
         ig_conf_fail(c, tls_map, err, "tls: 'cert' and 'key' go together");
-        return NULL;
+        goto done;
     }
     if (name && !*name) {
         ig_conf_fail(c, ig_conf_get(tls_map, "server_name"), err, "tls.server_name: empty");
-        return NULL;
-    }
-    ig_gw_upstream_tls *t = calloc(1, sizeof *t);
-    if (!t) {
-        ig_conf_fail(c, tls_map, err, "tls: out of memory");
-        return NULL;
-    }
-    if (!conf_pem(c, tls_map, keys[0], paths[0], &t->pem.cert, err) ||
-        !conf_pem(c, tls_map, keys[1], paths[1], &t->pem.key, err) ||
-        !conf_pem(c, tls_map, keys[2], paths[2], &t->pem.client_ca, err))
-        goto fail;
-    ig_ssl_bad bad;
-    t->ctx = ig_ssl_client_ctx(t->pem.client_ca, t->pem.cert, t->pem.key, &bad, why, sizeof why);
-    if (!t->ctx) {
-        if (bad == IG_SSL_BAD_NONE || (bad == IG_SSL_BAD_CA && !paths[2][0])) {
-            ig_conf_fail(c, tls_map, err, "tls: %s", why);
-        } else {
-            int k = bad == IG_SSL_BAD_CERT ? 0 : bad == IG_SSL_BAD_KEY ? 1 : 2;
-            ig_conf_fail(c, ig_conf_get(tls_map, keys[k]), err, "tls.%s: cannot load %s: %s", keys[k],
-                         paths[k], why);
-        }
-        goto fail;
+        goto done;
     }
     name = name ? name : dns_host;
-    if (name && !(t->server_name = strdup(name))) {
+    char why[256];
+    ig_ssl_bad bad;
+    SSL_CTX *ctx = ig_ssl_client_ctx(f.pem.client_ca, f.pem.cert, f.pem.key, &bad, why, sizeof why);
+    if (!ctx) {
+        ctx_refused(c, tls_map, &f, bad, why, err);
+    } else if (!(t = calloc(1, sizeof *t)) || (name && !(t->server_name = strdup(name)))) {
+        SSL_CTX_free(ctx);
+        free(t);
+        t = NULL;
         ig_conf_fail(c, tls_map, err, "tls: out of memory");
-        goto fail;
+    } else {
+        const char *parts[] = {f.pem.client_ca, f.pem.cert, f.pem.key, t->server_name};
+        t->ctx = ctx;
+        t->fingerprint = fingerprint(parts, 4);
+        t->pem = f.pem; /* the texts move into t */
+        memset(&f.pem, 0, sizeof f.pem);
     }
-    const char *parts[] = {t->pem.client_ca, t->pem.cert, t->pem.key, t->server_name};
-    if (!(t->fingerprint = fingerprint(parts, 4))) {
-        ig_conf_fail(c, tls_map, err, "tls: out of memory");
-        goto fail;
-    }
+done:
+    ig_tls_free(&f.pem);
     return t;
-fail:
-    ig_gw_upstream_tls_free(t);
-    return NULL;
 }
 
 void ig_gw_upstream_tls_free(ig_gw_upstream_tls *t)
@@ -221,19 +211,11 @@ uint64_t ig_gw_upstream_tls_fingerprint(const ig_gw_upstream_tls *t)
 
 SSL *ig_gw_upstream_tls_connect(const ig_gw_upstream_tls *t, int fd, const char *endpoint_address)
 {
-    char host[256];
-    const char *name = t->server_name;
-    if (!name) {
-        /* "host:port" or "[v6]:port": the host part, brackets dropped */
-        const char *a = endpoint_address, *end = strrchr(a, ':');
-        size_t len = end ? (size_t)(end - a) : strlen(a);
-        if (a[0] == '[' && len >= 2 && a[len - 1] == ']') a++, len -= 2;
-        if (len >= sizeof host) len = sizeof host - 1;
-        memcpy(host, a, len);
-        host[len] = '\0';
-        name = host;
-    }
-    return ig_ssl_connect(t->ctx, fd, name);
+    char host[256], port[8];
+    if (t->server_name) return ig_ssl_connect(t->ctx, fd, t->server_name);
+    return ig_gw_split_host_port(endpoint_address, host, sizeof host, port, sizeof port)
+               ? ig_ssl_connect(t->ctx, fd, host)
+               : NULL;
 }
 
 const char *ig_gw_upstream_tls_ca(const ig_gw_upstream_tls *t)
