@@ -1061,12 +1061,9 @@ static unsigned long front_tls_get(void *arg, ig_tls_pem *out)
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&sh->lock);
     const ig_gw_tls *t = sh->config->tls;
-    const ig_tls_pem *p = t ? ig_gw_tls_pem(t) : NULL;
+    bool ok = t && ig_tls_pem_copy(ig_gw_tls_pem(t), out);
     uint64_t fp = ig_gw_tls_fingerprint(t);
-    bool ok = p && (out->cert = strdup(p->cert)) && (out->key = strdup(p->key)) &&
-              (!p->client_ca || (out->client_ca = strdup(p->client_ca)));
     pthread_mutex_unlock(&sh->lock);
-    if (!ok) ig_tls_free(out);
     return ok ? (unsigned long)fp : 0;
 }
 

@@ -137,20 +137,23 @@ unsigned long ig_tls_store_generation(ig_tls_store *s)
     return atomic_load(&s->gen);
 }
 
-unsigned long ig_tls_store_get(ig_tls_store *s, ig_tls_pem *out)
+bool ig_tls_pem_copy(const ig_tls_pem *from, ig_tls_pem *out)
 {
     bool oom = false;
+    out->cert = dup_or_null(from->cert, &oom);
+    out->key = dup_or_null(from->key, &oom);
+    out->client_ca = dup_or_null(from->client_ca, &oom);
+    if (oom) ig_tls_free(out);
+    return !oom;
+}
+
+unsigned long ig_tls_store_get(ig_tls_store *s, ig_tls_pem *out)
+{
     pthread_mutex_lock(&s->lock);
-    out->cert = dup_or_null(s->pem.cert, &oom);
-    out->key = dup_or_null(s->pem.key, &oom);
-    out->client_ca = dup_or_null(s->pem.client_ca, &oom);
+    bool ok = ig_tls_pem_copy(&s->pem, out);
     unsigned long gen = atomic_load(&s->gen);
     pthread_mutex_unlock(&s->lock);
-    if (oom) {
-        ig_tls_free(out);
-        return 0;
-    }
-    return gen;
+    return ok ? gen : 0;
 }
 
 bool ig_tls_store_client_auth(const ig_tls_store *s)

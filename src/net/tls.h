@@ -22,6 +22,8 @@ int ig_tls_read_pem(const char *what, const char *path, char **out, ig_error *er
 int ig_tls_load(const char *cert_path, const char *key_path, const char *client_ca_path, ig_tls_pem *out,
                 ig_error *err);
 void ig_tls_free(ig_tls_pem *t);
+/* Copies the texts of from into out; false (out left empty) when out of memory. */
+bool ig_tls_pem_copy(const ig_tls_pem *from, ig_tls_pem *out);
 
 /* The current material for the files given, with a generation that grows on each successful reload. */
 typedef struct ig_tls_store ig_tls_store;
