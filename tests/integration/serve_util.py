@@ -62,6 +62,16 @@ def free_ports(n):
     return ports
 
 
+def grpc_code_of(fn):
+    """Calls fn: (None, "") when it returns, the gRPC error's (status code, details) when it fails."""
+    import grpc
+    try:
+        fn()
+        return None, ""
+    except grpc.RpcError as e:
+        return e.code(), e.details()
+
+
 def compile_grpc_stubs(out_dir):
     """Python stubs of proto/ (grpc_tools.protoc) into out_dir, which goes on sys.path; exits on failure."""
     from grpc_tools import protoc

@@ -20,7 +20,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from serve_util import Checker, Server, compile_grpc_stubs, free_ports, linear_variant, make_repo
+from serve_util import Checker, Server, compile_grpc_stubs, free_ports, grpc_code_of, linear_variant, make_repo
 
 BIN = sys.argv[1]
 check = Checker()
@@ -821,11 +821,8 @@ routes:
             creds = grpc.ssl_channel_credentials(read("ca.crt"), read(f"{client}.key") if client else None,
                                                  read(f"{client}.crt") if client else None)
             with grpc.secure_channel(f"127.0.0.1:{front}", creds) as ch:
-                try:
-                    pbg.GRPCInferenceServiceStub(ch).ModelReady(pb.ModelReadyRequest(name="linear"), timeout=10)
-                    return None, ""
-                except grpc.RpcError as e:
-                    return e.code(), e.details()
+                stub = pbg.GRPCInferenceServiceStub(ch)
+                return grpc_code_of(lambda: stub.ModelReady(pb.ModelReadyRequest(name="linear"), timeout=10))
 
         code, det = grpc_call("client-a")
         check("tls: gRPC front: client-a passes the handshake and its rule",
@@ -984,11 +981,7 @@ routes:
                 got = st.ModelInfer(r, timeout=10)
                 check("upstream TLS: a gRPC pool with a client certificate serves ModelInfer",
                       len(got.raw_output_contents) == 1 and got.model_name == "linear", got)
-                try:
-                    st.ModelInfer(r, timeout=10, metadata=(("x-target", "no-client-cert"),))
-                    code = None
-                except grpc.RpcError as e:
-                    code = e.code()
+                code, _ = grpc_code_of(lambda: st.ModelInfer(r, timeout=10, metadata=(("x-target", "no-client-cert"),)))
                 check("upstream TLS: a gRPC pool without the client certificate gets UNAVAILABLE",
                       code == grpc.StatusCode.UNAVAILABLE, code)
         finally:
@@ -1019,13 +1012,6 @@ def test_grpc(tmp, repo, replicas):
         r.inputs.add(name="features", datatype="FP32", shape=[1, 4])
         r.inputs[0].contents.fp32_contents.extend([1, 2, 3, 4])
         return r
-
-    def code_of(fn):
-        try:
-            fn()
-            return None, ""
-        except grpc.RpcError as e:
-            return e.code(), e.details()
 
     gports = free_ports(2)
     reps = [Server(BIN, repo, "--grpc-port", str(p)) for p in gports]
@@ -1061,7 +1047,7 @@ routes:
         check("grpc: ModelInfer same outputs as direct",
               got.raw_output_contents == want.raw_output_contents and got.id == "x1" and len(got.outputs) == 1,
               (got, want))
-        c, d = code_of(lambda: st.ModelInfer(req(model="nope"), timeout=10))
+        c, d = grpc_code_of(lambda: st.ModelInfer(req(model="nope"), timeout=10))
         check("grpc: upstream error status relayed", c is not None and c != grpc.StatusCode.UNAVAILABLE, (c, d))
         n = 100
         ids = [r.infer_response.id for r in st.ModelStreamInfer(iter([req(str(i)) for i in range(n)]), timeout=60)
@@ -1069,7 +1055,7 @@ routes:
         check("grpc: ModelStreamInfer 100 requests all answered", sorted(ids, key=int) == [str(i) for i in range(n)],
               f"{len(ids)} answers")
         check("grpc: empty stream", list(st.ModelStreamInfer(iter([]), timeout=30)) == [])
-        c, d = code_of(lambda: st.ModelInfer(req(model="iris_mlp"), timeout=10))
+        c, d = grpc_code_of(lambda: st.ModelInfer(req(model="iris_mlp"), timeout=10))
         check("grpc: a call routed to an http pool gets a clear error",
               c == grpc.StatusCode.UNIMPLEMENTED and "protocol: grpc" in d, (c, d))
         s, _, b = gw.infer()
@@ -1079,7 +1065,7 @@ routes:
             yield req("s")
             time.sleep(3)
 
-        c, d = code_of(lambda: list(st.ModelStreamInfer(slow(), timeout=0.5)))
+        c, d = grpc_code_of(lambda: list(st.ModelStreamInfer(slow(), timeout=0.5)))
         check("grpc: a stream past the client's deadline ends DEADLINE_EXCEEDED",
               c == grpc.StatusCode.DEADLINE_EXCEEDED, (c, d))
 
@@ -1123,7 +1109,7 @@ routes:
         n_ok = 12
         for i in range(n_ok):
             st.ModelInfer(req(f"m{i}"), timeout=10)
-        c_nope, _ = code_of(lambda: st.ModelInfer(req(model="nope"), timeout=10))
+        c_nope, _ = grpc_code_of(lambda: st.ModelInfer(req(model="nope"), timeout=10))
         ids = [r.infer_response.id for r in st.ModelStreamInfer(iter([req("s1"), req("s2")]), timeout=30)]
         calls = n_ok + 2  # unary OK calls, the failed call, the stream
         after = counts_reach({"pool_requests": before["pool_requests"] + calls,
@@ -1169,7 +1155,7 @@ routes:
         failed = sum(v for k, v in results.items() if k != "ok")
         check("grpc: kill -9 of a replica fails at most the calls in flight", failed <= 4 and results.get("ok", 0) > 50,
               results)
-        after = [code_of(lambda: st.ModelInfer(req(), timeout=10))[0] for _ in range(20)]
+        after = [grpc_code_of(lambda: st.ModelInfer(req(), timeout=10))[0] for _ in range(20)]
         check("grpc: no failures after the kill", after == [None] * 20, after)
         m = gw.metrics()
         check("grpc: route stats count gRPC calls", 'route="grpc-all"' in m, m[-1500:])
@@ -1206,15 +1192,15 @@ routes:
     st = pbg.GRPCInferenceServiceStub(ch)
     try:
         front_ready(grpc, ch, gw)
-        c, d = code_of(lambda: st.ModelInfer(req(), timeout=10))
+        c, d = grpc_code_of(lambda: st.ModelInfer(req(), timeout=10))
         check("grpc auth: no key is UNAUTHENTICATED", c == grpc.StatusCode.UNAUTHENTICATED, (c, d))
-        c, d = code_of(lambda: st.ModelInfer(req(), timeout=10, metadata=[("x-api-key", "wrong")]))
+        c, d = grpc_code_of(lambda: st.ModelInfer(req(), timeout=10, metadata=[("x-api-key", "wrong")]))
         check("grpc auth: a wrong key is UNAUTHENTICATED", c == grpc.StatusCode.UNAUTHENTICATED, (c, d))
         r = st.ModelInfer(req("k"), timeout=10, metadata=[("x-api-key", "grpc-secret-key")])
         check("grpc auth: the key in metadata is accepted", r.id == "k" and len(r.outputs) == 1, r)
         r = st.ModelInfer(req("b"), timeout=10, metadata=[("authorization", "Bearer grpc-secret-key")])
         check("grpc auth: the key as a Bearer token is accepted", r.id == "b", r)
-        c, d = code_of(lambda: st.ModelMetadata(pb.ModelMetadataRequest(name="iris_mlp"), timeout=10,
+        c, d = grpc_code_of(lambda: st.ModelMetadata(pb.ModelMetadataRequest(name="iris_mlp"), timeout=10,
                                                 metadata=[("x-api-key", "grpc-secret-key")]))
         check("grpc auth: a model the key may not use is PERMISSION_DENIED", c == grpc.StatusCode.PERMISSION_DENIED,
               (c, d))
@@ -1351,11 +1337,8 @@ routes:
             tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
             st.ModelInfer(grpc_infer_request(pb, "L"), timeout=10,
                           metadata=[("x-request-id", "grpc-rid-1"), ("traceparent", tp)])
-            code = None
-            try:
-                st.ModelInfer(grpc_infer_request(pb, model="nope"), timeout=10, metadata=[("x-request-id", "grpc-bad")])
-            except grpc.RpcError as e:
-                code = e.code()
+            code, _ = grpc_code_of(lambda: st.ModelInfer(grpc_infer_request(pb, model="nope"), timeout=10,
+                                                         metadata=[("x-request-id", "grpc-bad")]))
             end = time.time() + 5
             lines = []
             while time.time() < end:

@@ -21,16 +21,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 PROTO = os.path.join(ROOT, "proto")
 MODELS = os.path.join(ROOT, "examples/models")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve_util import Checker, compile_grpc_stubs, free_ports  # noqa: E402
+from serve_util import Checker, compile_grpc_stubs, free_ports, grpc_code_of as code_of  # noqa: E402
 
 check = Checker()
-
-def code_of(fn):
-    try:
-        fn()
-        return None, ""
-    except grpc.RpcError as e:
-        return e.code(), e.details()
 
 
 class Server:
